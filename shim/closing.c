@@ -1,0 +1,361 @@
+/* closing.c: sending close_notify safely (see closing.h). */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "closing.h"
+#include "init.h"
+#include "log.h"
+#include "real.h"
+
+/* How long a close() may wait for the socket to take the alert. */
+#define SEND_BOUND_MS 200
+/* Draining unread bytes before the real close: at most this much. */
+#define DRAIN_MAX_BYTES (256 * 1024)
+
+static const char *const trigger_names[] = { "close", "shutdown", "free", "exit", "quiet" };
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int remaining_ms(long long deadline)
+{
+    long long left = deadline - now_ms();
+    return left > 0 ? (int)left : 0;
+}
+
+/* poll() one descriptor until ready or the deadline; 1 when ready. */
+static int wait_ready(int fd, short events, long long deadline)
+{
+    struct pollfd p = { .fd = fd, .events = events };
+    for (;;) {
+        int r = poll(&p, 1, remaining_ms(deadline));
+        if (r > 0)
+            return 1;
+        if (r == 0 || errno != EINTR)
+            return 0;
+    }
+}
+
+/* --- events ------------------------------------------------------------- */
+
+static void peer_name(int fd, char *buf, size_t size)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char host[INET6_ADDRSTRLEN];
+    buf[0] = '\0';
+    if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+        snprintf(buf, size, "%s:%u", host, ntohs(a->sin_port));
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+        snprintf(buf, size, "[%s]:%u", host, ntohs(a->sin6_port));
+    } else if (ss.ss_family == AF_UNIX) {
+        snprintf(buf, size, "unix");
+    }
+}
+
+static void report(struct tc_conn *c, SSL *ssl, const char *name, enum tc_level level,
+                   const char *key, const char *value, int fd, const char *detail)
+{
+    if (!tc_log_enabled(level))
+        return;
+    char peer[INET6_ADDRSTRLEN + 16];
+    peer_name(fd, peer, sizeof peer);
+    struct tc_event ev = {
+        .name = name, .level = level, .fd = fd, .peer = peer[0] ? peer : NULL,
+        .tls = ssl ? tc_ossl.SSL_get_version(ssl) : NULL,
+        .bytes_in = TC_LOAD(c->bytes_in), .bytes_out = TC_LOAD(c->bytes_out), .has_bytes = 1,
+        .key = key, .value = value, .detail = detail,
+    };
+    tc_log_event(&ev);
+}
+
+/* Skips that are part of normal operation are info; skips that mean a
+ * close_notify the program needed did not go out are warnings. */
+static void skipped(struct tc_conn *c, SSL *ssl, const char *reason, enum tc_level level, int fd)
+{
+    report(c, ssl, "skipped", level, "reason", reason, fd, NULL);
+}
+
+/* --- SIGPIPE ---------------------------------------------------------------
+ * OpenSSL writes with write(2), so a peer that reset the connection makes
+ * our close_notify raise SIGPIPE. Block it in this thread only, and consume
+ * a SIGPIPE our write raised; process-wide SIG_IGN would change the
+ * program's behaviour. */
+struct pipe_guard {
+    sigset_t old;
+    int was_blocked;
+    int was_pending;
+};
+
+static void pipe_guard_enter(struct pipe_guard *g)
+{
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, &g->old);
+    g->was_blocked = sigismember(&g->old, SIGPIPE);
+    g->was_pending = 0;
+    if (g->was_blocked) {
+        /* The program blocks SIGPIPE itself and may have one pending: that
+         * one is its own and must stay. (Costs a system call only here.) */
+        sigset_t pending;
+        if (sigpending(&pending) == 0)
+            g->was_pending = sigismember(&pending, SIGPIPE);
+    }
+}
+
+static void pipe_guard_leave(struct pipe_guard *g, int wrote_to_dead_peer)
+{
+    if (wrote_to_dead_peer && !g->was_pending) {
+        sigset_t pipe;
+        sigemptyset(&pipe);
+        sigaddset(&pipe, SIGPIPE);
+        struct timespec zero = { 0, 0 };
+        while (sigtimedwait(&pipe, NULL, &zero) == SIGPIPE)
+            ;
+    }
+    if (!g->was_blocked)
+        pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+/* --- pointing the SSL at the descriptor being closed -----------------------
+ * With dup'd descriptors the last one closed may not be the number the
+ * SSL's socket BIO holds. For the duration of the send the BIO is pointed
+ * at the open descriptor, with BIO_NOCLOSE so that no descriptor is ever
+ * closed by the switch, and restored afterwards. */
+struct bio_switch {
+    BIO *bio;
+    int old_fd;
+    long old_close;
+};
+
+static void bio_switch_enter(struct bio_switch *s, SSL *ssl, int fd)
+{
+    s->bio = NULL;
+    BIO *wbio = tc_ossl.SSL_get_wbio(ssl);
+    BIO *b = wbio ? tc_ossl.BIO_find_type(wbio, TC_BIO_TYPE_DESCRIPTOR) : NULL;
+    int cur = -1;
+    if (!b || tc_ossl.BIO_ctrl(b, TC_BIO_C_GET_FD, 0, &cur) < 0 || cur == fd)
+        return;
+    s->bio = b;
+    s->old_fd = cur;
+    s->old_close = tc_ossl.BIO_ctrl(b, TC_BIO_CTRL_GET_CLOSE, 0, NULL);
+    tc_ossl.BIO_ctrl(b, TC_BIO_CTRL_SET_CLOSE, 0, NULL);
+    tc_ossl.BIO_ctrl(b, TC_BIO_C_SET_FD, 0, &fd);
+}
+
+static void bio_switch_leave(struct bio_switch *s)
+{
+    if (!s->bio)
+        return;
+    tc_ossl.BIO_ctrl(s->bio, TC_BIO_C_SET_FD, 0, &s->old_fd);
+    tc_ossl.BIO_ctrl(s->bio, TC_BIO_CTRL_SET_CLOSE, s->old_close, NULL);
+}
+
+/* --- the decision ----------------------------------------------------------- */
+
+/* Returns NULL when close_notify should go out now, else the reason not to
+ * (with *level how loudly to say it). *override is set when the program's
+ * quiet shutdown must be overridden (TLSCLOSE_NOTIFY=always). *silent is set
+ * when there is nothing to report (the program already sent close_notify). */
+static const char *reason_not_to_send(struct tc_conn *c, SSL *ssl, int fd, int *override,
+                                      int *silent, enum tc_level *level)
+{
+    unsigned flags = tc_flags(c);
+    *override = 0;
+    *silent = 0;
+    *level = TC_LEVEL_INFO;
+    if (flags & (TC_F_CLAIMED | TC_F_ALERT_WRITTEN)) {
+        *silent = 1;
+        return "already sent";
+    }
+    if (getpid() != TC_LOAD(c->owner))
+        return "not owner";
+    if (flags & TC_F_FAILED)
+        return "failed";
+    if (tc_ossl.SSL_is_init_finished(ssl) != 1)
+        return "not established";
+    int quiet = tc_ossl.SSL_get_quiet_shutdown(ssl) == 1;
+    if ((tc_ossl.SSL_get_shutdown(ssl) & TC_SSL_SENT_SHUTDOWN) || quiet) {
+        /* SENT without our having seen an alert written: the program used
+         * quiet shutdown or the SSL_set_shutdown() idiom on purpose. */
+        if (tc_cfg()->notify != TC_NOTIFY_ALWAYS)
+            return "quiet";
+        *override = 1;
+    }
+    *level = TC_LEVEL_WARN;
+    if (TC_LOAD(c->active) > 0)
+        return "busy";
+    if (flags & TC_F_WRITE_PENDING)
+        return "write pending";
+    if (fd >= 0 && c->has_identity) {
+        struct stat st;
+        if (fstat(fd, &st) != 0 || st.st_dev != c->dev || st.st_ino != c->ino)
+            return "fd reused";
+    }
+    return NULL;
+}
+
+/* --- sending -------------------------------------------------------------- */
+
+enum outcome { SENT_OK, SENT_TIMEOUT, SENT_PEER_GONE, SENT_ERROR };
+
+/* Call the real SSL_shutdown once to write the alert; retry only to flush
+ * an alert that a full non-blocking socket refused, within the deadline. */
+static enum outcome write_alert(SSL *ssl, int fd, long long deadline, int *epipe)
+{
+    if (fd >= 0 && !wait_ready(fd, POLLOUT, deadline))
+        return SENT_TIMEOUT;
+    for (;;) {
+        errno = 0;
+        int r = tc_ossl.SSL_shutdown(ssl);
+        if (r >= 0)
+            return SENT_OK;
+        int e = errno;
+        if (e == EPIPE)
+            *epipe = 1;
+        if (e == EPIPE || e == ECONNRESET || e == ENOTCONN)
+            return SENT_PEER_GONE;
+        if (tc_ossl.SSL_want(ssl) != TC_SSL_WRITING || fd < 0)
+            return SENT_ERROR;
+        if (!wait_ready(fd, POLLOUT, deadline))
+            return SENT_TIMEOUT;
+    }
+}
+
+/* TLSCLOSE_WAIT_MS: read until the peer's close_notify or the deadline.
+ * The socket is made non-blocking meanwhile so that no read can outlast the
+ * deadline. Returns 1 when the peer answered. */
+static int await_reply(SSL *ssl, int fd, long long deadline)
+{
+    if (fd < 0)
+        return 0;
+    int fl = TC_LIBC(fcntl)(fd, F_GETFL);
+    if (fl < 0 || (!(fl & O_NONBLOCK) && TC_LIBC(fcntl)(fd, F_SETFL, fl | O_NONBLOCK) < 0))
+        return 0;
+    int answered = 0;
+    while (wait_ready(fd, POLLIN, deadline)) {
+        int r = tc_ossl.SSL_shutdown(ssl);
+        if (r == 1) {
+            answered = 1;
+            break;
+        }
+        if (r == 0 || tc_ossl.SSL_want(ssl) != TC_SSL_READING)
+            break;
+    }
+    if (!(fl & O_NONBLOCK))
+        TC_LIBC(fcntl)(fd, F_SETFL, fl);
+    return answered;
+}
+
+/* Read and discard what the peer already sent (TLS 1.3 session tickets,
+ * unread records) so that the kernel ends the connection with FIN, not RST.
+ * Never blocks; bounded. A short read means the queue is empty, so the
+ * usual case costs a single recv(). */
+static void drain(int fd)
+{
+    char buf[16384];
+    size_t total = 0;
+    while (total < DRAIN_MAX_BYTES) {
+        ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n < (ssize_t)sizeof buf)
+            break;
+        total += (size_t)n;
+    }
+}
+
+void tc_end_connection(struct tc_conn *c, enum tc_trigger trigger, int fd)
+{
+    const struct tc_config *cfg = tc_cfg();
+    SSL *ssl = c->ssl;
+    if (cfg->notify == TC_NOTIFY_OFF || !ssl)
+        return;
+    int saved_errno = errno;
+    if (fd < 0)
+        fd = tc_conn_any_fd(c);
+
+    int override, silent;
+    enum tc_level level;
+    const char *reason = reason_not_to_send(c, ssl, fd, &override, &silent, &level);
+    if (!reason && (tc_set_flags(c, TC_F_CLAIMED) & TC_F_CLAIMED)) {
+        reason = "already sent"; /* another thread got here first */
+        silent = 1;
+    }
+    if (reason) {
+        if (!silent)
+            skipped(c, ssl, reason, level, fd);
+        errno = saved_errno;
+        return;
+    }
+
+    struct pipe_guard pg;
+    struct bio_switch bs;
+    int epipe = 0;
+    long long deadline = now_ms() + SEND_BOUND_MS;
+    tc_ossl.ERR_set_mark();
+    pipe_guard_enter(&pg);
+    if (fd >= 0)
+        bio_switch_enter(&bs, ssl, fd);
+    else
+        bs.bio = NULL;
+
+    int quiet = tc_ossl.SSL_get_quiet_shutdown(ssl);
+    int shutdown_state = tc_ossl.SSL_get_shutdown(ssl);
+    if (override) {
+        tc_ossl.SSL_set_quiet_shutdown(ssl, 0);
+        tc_ossl.SSL_set_shutdown(ssl, shutdown_state & ~TC_SSL_SENT_SHUTDOWN);
+    }
+    enum outcome out = write_alert(ssl, fd, deadline, &epipe);
+    tc_set_flags(c, TC_F_ALERT_WRITTEN);
+    int answered = 0;
+    if (out == SENT_OK && cfg->wait_ms > 0 && !(tc_flags(c) & TC_F_PEER_CN))
+        answered = await_reply(ssl, fd, now_ms() + cfg->wait_ms);
+    if (override)
+        tc_ossl.SSL_set_quiet_shutdown(ssl, quiet);
+    if (fd >= 0 && trigger != TC_TRIGGER_SHUTDOWN && trigger != TC_TRIGGER_QUIET)
+        drain(fd);
+
+    bio_switch_leave(&bs);
+    pipe_guard_leave(&pg, epipe);
+    tc_ossl.ERR_pop_to_mark();
+
+    const char *trig = trigger_names[trigger];
+    switch (out) {
+    case SENT_OK:
+        report(c, ssl, "sent", TC_LEVEL_INFO, "trigger", trig, fd,
+               answered ? "peer answered with close_notify" : NULL);
+        break;
+    case SENT_TIMEOUT:
+        skipped(c, ssl, "timeout", TC_LEVEL_WARN, fd);
+        break;
+    case SENT_PEER_GONE:
+        skipped(c, ssl, "peer gone", TC_LEVEL_WARN, fd);
+        break;
+    case SENT_ERROR:
+        skipped(c, ssl, "error", TC_LEVEL_WARN, fd);
+        break;
+    }
+    errno = saved_errno;
+}

@@ -1,0 +1,411 @@
+/* conn.c: the connection table (see conn.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "real.h"
+
+pid_t tc_pid;
+
+/* One mutex guards reference counts, aliases and the list. It is never
+ * held while OpenSSL runs or while a descriptor is really closed. */
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tc_conn *live_list;
+
+/* The ex_data index of our pointer in every SSL object; -1 until set up. */
+static int ex_index = -1;
+
+/* Stored in the ex_data slot of objects the shim leaves alone (DTLS,
+ * QUIC), so they are classified once. Never freed, never in the list. */
+static struct tc_conn ignored;
+
+/* --- fd table ------------------------------------------------------------
+ * Two levels, so memory follows the highest descriptor in use: 1024 chunks
+ * of 1024 slots cover descriptors below 2^20 (Linux's default nr_open);
+ * higher descriptors are not tracked. Chunks are allocated under the lock
+ * and never freed, so a lock-free reader can always dereference one. */
+#define CHUNK_BITS 10
+#define CHUNK_SLOTS (1u << CHUNK_BITS)
+#define CHUNKS 1024u
+#define FD_LIMIT (CHUNKS * CHUNK_SLOTS)
+
+static struct tc_conn **fd_chunks[CHUNKS];
+
+static struct tc_conn **slot_of(int fd, int create)
+{
+    if (fd < 0 || (unsigned)fd >= FD_LIMIT)
+        return NULL;
+    struct tc_conn **chunk = __atomic_load_n(&fd_chunks[(unsigned)fd >> CHUNK_BITS], __ATOMIC_ACQUIRE);
+    if (!chunk) {
+        if (!create)
+            return NULL;
+        chunk = calloc(CHUNK_SLOTS, sizeof *chunk);
+        if (!chunk)
+            return NULL;
+        __atomic_store_n(&fd_chunks[(unsigned)fd >> CHUNK_BITS], chunk, __ATOMIC_RELEASE);
+    }
+    return &chunk[(unsigned)fd & (CHUNK_SLOTS - 1)];
+}
+
+struct tc_conn *tc_fd_peek(int fd)
+{
+    if ((unsigned)fd >= FD_LIMIT)
+        return NULL;
+    struct tc_conn **chunk = __atomic_load_n(&fd_chunks[(unsigned)fd >> CHUNK_BITS], __ATOMIC_ACQUIRE);
+    if (!chunk)
+        return NULL;
+    return __atomic_load_n(&chunk[(unsigned)fd & (CHUNK_SLOTS - 1)], __ATOMIC_ACQUIRE);
+}
+
+/* --- locking --------------------------------------------------------------
+ * A thread already inside the shim (a signal handler that interrupted it,
+ * or OpenSSL calling back into a wrapper) only try-locks: it must never
+ * wait for a lock it may hold itself. */
+static __thread int lock_depth __attribute__((tls_model("initial-exec")));
+
+static int table_acquire(void)
+{
+    if (lock_depth > 0) {
+        if (pthread_mutex_trylock(&table_lock) != 0)
+            return 0;
+    } else {
+        pthread_mutex_lock(&table_lock);
+    }
+    lock_depth++;
+    return 1;
+}
+
+static void table_release(void)
+{
+    lock_depth--;
+    pthread_mutex_unlock(&table_lock);
+}
+
+/* Caller holds the lock. */
+static void unref_locked(struct tc_conn *c)
+{
+    if (--c->refs == 0)
+        free(c);
+}
+
+void tc_conn_hold(struct tc_conn *c)
+{
+    if (!table_acquire())
+        return; /* cannot happen for callers outside the shim */
+    c->refs++;
+    table_release();
+}
+
+void tc_conn_put(struct tc_conn *c)
+{
+    /* A signal handler that interrupted the lock holder cannot drop its
+     * reference: the record then leaks, which is harmless. */
+    if (!table_acquire())
+        return;
+    unref_locked(c);
+    table_release();
+}
+
+/* Publish fd -> c (c may be NULL), dropping whatever the slot held.
+ * Caller holds the lock. */
+static void publish_locked(int fd, struct tc_conn *c)
+{
+    struct tc_conn **slot = slot_of(fd, c != NULL);
+    if (!slot)
+        return;
+    struct tc_conn *prev = *slot;
+    if (prev == c)
+        return;
+    if (c) {
+        c->aliases++;
+        c->refs++;
+    }
+    __atomic_store_n(slot, c, __ATOMIC_RELEASE);
+    if (prev) {
+        prev->aliases--;
+        unref_locked(prev);
+    }
+}
+
+/* --- SSL -> record ---------------------------------------------------------- */
+
+static void ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+    (void)ad, (void)idx, (void)argl, (void)argp;
+    if (ptr && ptr != &ignored)
+        tc_conn_detach(parent, ptr);
+}
+
+/* SSL_dup copies ex_data pointers; the copy must not share our record. The
+ * third argument is a void ** in every version, whatever the prototype says. */
+static int ex_dup(CRYPTO_EX_DATA *to, const CRYPTO_EX_DATA *from, void *from_d, int idx, long argl,
+                  void *argp)
+{
+    (void)to, (void)from, (void)idx, (void)argl, (void)argp;
+    *(void **)from_d = NULL;
+    return 1;
+}
+
+int tc_conn_setup(void)
+{
+    if (ex_index >= 0)
+        return 1;
+    int idx = tc_ossl.CRYPTO_get_ex_new_index(TC_CRYPTO_EX_INDEX_SSL, 0, NULL, NULL, ex_dup, ex_free);
+    if (idx < 0)
+        return 0;
+    __atomic_store_n(&ex_index, idx, __ATOMIC_RELEASE);
+    return 1;
+}
+
+struct tc_conn *tc_conn_get(SSL *ssl)
+{
+    int idx = __atomic_load_n(&ex_index, __ATOMIC_ACQUIRE);
+    if (idx < 0 || !ssl)
+        return NULL;
+    struct tc_conn *c = tc_ossl.SSL_get_ex_data(ssl, idx);
+    return c == &ignored ? NULL : c;
+}
+
+static int left_alone(SSL *ssl)
+{
+    return tc_ossl.SSL_is_dtls(ssl) == 1 || (tc_ossl.SSL_is_quic && tc_ossl.SSL_is_quic(ssl) == 1);
+}
+
+struct tc_conn *tc_conn_track(SSL *ssl)
+{
+    int idx = __atomic_load_n(&ex_index, __ATOMIC_ACQUIRE);
+    if (idx < 0 || !ssl)
+        return NULL;
+    struct tc_conn *c = tc_ossl.SSL_get_ex_data(ssl, idx);
+    if (c)
+        return c == &ignored ? NULL : c;
+    if (left_alone(ssl)) {
+        tc_ossl.SSL_set_ex_data(ssl, idx, &ignored);
+        return NULL;
+    }
+    c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->ssl = ssl;
+    c->fd = -1;
+    c->owner = tc_pid;
+    c->refs = 1; /* the SSL attachment */
+    /* An SSL object is used by one thread at a time, so no other thread
+     * can be attaching a record to the same object now. */
+    if (!tc_ossl.SSL_set_ex_data(ssl, idx, c)) {
+        free(c);
+        return NULL;
+    }
+    if (!table_acquire()) {
+        /* Only reachable from a signal handler inside the shim: leave the
+         * record attached but unlisted; it is still found through ex_data. */
+        return c;
+    }
+    c->next = live_list;
+    if (live_list)
+        live_list->prev = c;
+    live_list = c;
+    table_release();
+    return c;
+}
+
+void tc_conn_detach(SSL *ssl, struct tc_conn *c)
+{
+    if (!table_acquire())
+        return;
+    if (c->ssl == ssl) {
+        c->ssl = NULL;
+        if (c->prev)
+            c->prev->next = c->next;
+        else if (live_list == c)
+            live_list = c->next;
+        if (c->next)
+            c->next->prev = c->prev;
+        c->prev = c->next = NULL;
+        unref_locked(c);
+    }
+    table_release();
+}
+
+void tc_conn_learn_fd(struct tc_conn *c, SSL *ssl)
+{
+    if (tc_set_flags(c, TC_F_FD_BOUND) & TC_F_FD_BOUND)
+        return;
+    int saved = errno;
+    int fd = tc_ossl.SSL_get_wfd(ssl);
+    struct stat st;
+    int has_identity = fd >= 0 && fstat(fd, &st) == 0;
+    if (fd >= 0 && table_acquire()) {
+        c->fd = fd;
+        c->has_identity = has_identity;
+        if (has_identity) {
+            c->dev = st.st_dev;
+            c->ino = st.st_ino;
+        }
+        publish_locked(fd, c);
+        table_release();
+    }
+    errno = saved;
+}
+
+void tc_conn_reset(struct tc_conn *c)
+{
+    tc_clear_flags(c, ~0u);
+    TC_STORE(c->bytes_in, 0ULL);
+    TC_STORE(c->bytes_out, 0ULL);
+}
+
+/* --- descriptors ---------------------------------------------------------- */
+
+static int alive_locked(struct tc_conn *c)
+{
+    return c->ssl && !(tc_flags(c) & TC_F_FREEING);
+}
+
+struct tc_conn *tc_fd_take(int fd)
+{
+    struct tc_conn *held = NULL;
+    if (!table_acquire())
+        return NULL;
+    struct tc_conn **slot = slot_of(fd, 0);
+    struct tc_conn *c = slot ? *slot : NULL;
+    if (c) {
+        if (c->aliases == 1 && alive_locked(c)) {
+            c->refs++;
+            held = c;
+        }
+        publish_locked(fd, NULL);
+    }
+    table_release();
+    return held;
+}
+
+struct tc_conn *tc_fd_hold(int fd)
+{
+    struct tc_conn *held = NULL;
+    if (!table_acquire())
+        return NULL;
+    struct tc_conn **slot = slot_of(fd, 0);
+    struct tc_conn *c = slot ? *slot : NULL;
+    if (c && alive_locked(c)) {
+        c->refs++;
+        held = c;
+    }
+    table_release();
+    return held;
+}
+
+void tc_fd_copied(int oldfd, int newfd)
+{
+    if (!tc_fd_peek(oldfd) && !tc_fd_peek(newfd))
+        return;
+    if (!table_acquire())
+        return;
+    struct tc_conn **slot = slot_of(oldfd, 0);
+    publish_locked(newfd, slot ? *slot : NULL);
+    table_release();
+}
+
+void tc_fd_foreach_in(unsigned int first, unsigned int last, void (*fn)(int fd))
+{
+    if (last >= FD_LIMIT)
+        last = FD_LIMIT - 1;
+    for (unsigned int fd = first; fd <= last;) {
+        struct tc_conn **chunk = __atomic_load_n(&fd_chunks[fd >> CHUNK_BITS], __ATOMIC_ACQUIRE);
+        if (!chunk) {
+            fd = ((fd >> CHUNK_BITS) + 1) << CHUNK_BITS; /* skip the empty chunk */
+            continue;
+        }
+        if (__atomic_load_n(&chunk[fd & (CHUNK_SLOTS - 1)], __ATOMIC_ACQUIRE))
+            fn((int)fd);
+        fd++;
+    }
+}
+
+int tc_conn_any_fd(struct tc_conn *c)
+{
+    int found = -1;
+    if (!table_acquire())
+        return -1;
+    if (c->fd >= 0 && tc_fd_peek(c->fd) == c) {
+        found = c->fd;
+    } else if (c->aliases > 0) {
+        /* The SSL's own descriptor was closed but a dup of it is open:
+         * rare, so a scan of the table is acceptable here. */
+        for (unsigned int ci = 0; ci < CHUNKS && found < 0; ci++) {
+            struct tc_conn **chunk = fd_chunks[ci];
+            for (unsigned int i = 0; chunk && i < CHUNK_SLOTS; i++)
+                if (chunk[i] == c) {
+                    found = (int)((ci << CHUNK_BITS) | i);
+                    break;
+                }
+        }
+    }
+    table_release();
+    return found;
+}
+
+void tc_conn_count_up_ref(struct tc_conn *c)
+{
+    if (!table_acquire())
+        return;
+    c->extra_ssl_refs++;
+    table_release();
+}
+
+int tc_conn_free_is_last(struct tc_conn *c)
+{
+    int last = 1;
+    if (!table_acquire())
+        return 0;
+    if (c->extra_ssl_refs > 0) {
+        c->extra_ssl_refs--;
+        last = 0;
+    }
+    table_release();
+    return last;
+}
+
+void tc_conn_foreach(void (*fn)(struct tc_conn *c))
+{
+    if (!table_acquire())
+        return;
+    struct tc_conn *c = live_list;
+    if (c)
+        c->refs++;
+    while (c) {
+        /* Hold the successor before letting go of the lock, so that neither
+         * record can be freed under us while fn runs. */
+        struct tc_conn *next = c->next;
+        if (next)
+            next->refs++;
+        table_release();
+        fn(c);
+        if (!table_acquire())
+            return; /* only reachable from a signal handler: leaks two references */
+        unref_locked(c);
+        c = next;
+    }
+    table_release();
+}
+
+void tc_conn_atfork_prepare(void)
+{
+    pthread_mutex_lock(&table_lock);
+}
+
+void tc_conn_atfork_parent(void)
+{
+    pthread_mutex_unlock(&table_lock);
+}
+
+void tc_conn_atfork_child(void)
+{
+    tc_pid = getpid();
+    pthread_mutex_unlock(&table_lock);
+}

@@ -1,0 +1,118 @@
+/* conn.h: the connection table (SPEC §4.1).
+ *
+ * Two views of the same records:
+ *  - SSL * -> connection, stored in the SSL object's own ex_data slot, so a
+ *    lookup from SSL_read needs no global lock;
+ *  - fd -> connection, a two-level array of atomic pointers indexed by
+ *    descriptor, so close() of a descriptor that is not TLS costs a few
+ *    loads: no lock, no allocation.
+ * A record lives while its SSL object or any descriptor alias refers to it
+ * (reference counted under one mutex). */
+#ifndef TC_CONN_H
+#define TC_CONN_H
+
+#include <sys/types.h>
+#include "ossl.h"
+
+enum {
+    TC_F_FD_BOUND = 1u << 0,      /* descriptor looked up after the handshake */
+    TC_F_FAILED = 1u << 1,        /* EOF, transport or fatal error seen */
+    TC_F_PEER_CN = 1u << 2,       /* peer's close_notify received */
+    TC_F_ALERT_WRITTEN = 1u << 3, /* SSL_shutdown (the program's or ours) wrote close_notify */
+    TC_F_CLAIMED = 1u << 4,       /* the shim sent (or tried to send) close_notify */
+    TC_F_WRITE_PENDING = 1u << 5, /* an SSL_write is waiting to be retried */
+    TC_F_FREEING = 1u << 6,       /* SSL_free under way: never touch the object again */
+};
+
+struct tc_conn {
+    SSL *ssl;                 /* NULL once the SSL object is freed (tc_lock) */
+    int fd;                   /* descriptor the SSL writes to, -1 if none (custom BIO) */
+    int has_identity;         /* dev/ino valid */
+    dev_t dev;                /* identity of fd's open file when learned: a later */
+    ino_t ino;                /* descriptor with the same number is not ours */
+    pid_t owner;              /* last process that did TLS I/O on it (atomic) */
+    int active;               /* threads inside an OpenSSL call on it (atomic) */
+    unsigned flags;           /* TC_F_* (atomic) */
+    unsigned long long bytes_in, bytes_out; /* plaintext (atomic) */
+    int refs;                 /* tc_lock: SSL attachment + fd aliases + holders */
+    int aliases;              /* tc_lock: fd-table slots pointing here */
+    int extra_ssl_refs;       /* tc_lock: SSL_up_ref calls not yet balanced by SSL_free */
+    struct tc_conn *prev, *next; /* tc_lock: list of records attached to an SSL */
+};
+
+#define TC_LOAD(field) __atomic_load_n(&(field), __ATOMIC_ACQUIRE)
+#define TC_STORE(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELEASE)
+
+static inline unsigned tc_flags(struct tc_conn *c) { return TC_LOAD(c->flags); }
+static inline unsigned tc_set_flags(struct tc_conn *c, unsigned f)
+{
+    return __atomic_fetch_or(&c->flags, f, __ATOMIC_ACQ_REL);
+}
+static inline void tc_clear_flags(struct tc_conn *c, unsigned f)
+{
+    __atomic_fetch_and(&c->flags, ~f, __ATOMIC_ACQ_REL);
+}
+
+/* The process id as the shim knows it: set at start-up and in the atfork
+ * child handler, so the I/O path never needs a getpid() system call. */
+extern pid_t tc_pid;
+
+/* Register the ex_data index (OpenSSL must be bound). 1 on success. */
+int tc_conn_setup(void);
+
+/* SSL -> record. tc_conn_get only looks; tc_conn_track creates the record
+ * at first sight. Both return NULL for objects the shim leaves alone
+ * (DTLS, QUIC, no index). Lock-free unless a record is created. */
+struct tc_conn *tc_conn_get(SSL *ssl);
+struct tc_conn *tc_conn_track(SSL *ssl);
+
+/* After the handshake: note the descriptor the SSL writes to and publish it
+ * in the fd table. */
+void tc_conn_learn_fd(struct tc_conn *c, SSL *ssl);
+
+/* Forget per-connection state (SSL_clear reuses the object). */
+void tc_conn_reset(struct tc_conn *c);
+
+/* Lock-free: the record a descriptor maps to, or NULL. Only compared with
+ * NULL by callers; dereferenced only through the functions below. */
+struct tc_conn *tc_fd_peek(int fd);
+
+/* The program is closing fd: unpublish its slot (before the real close, so
+ * a thread that gets the recycled number never sees this entry). Returns
+ * the record, held, when fd was its last descriptor and the SSL object is
+ * still alive: the caller ends the connection, then tc_conn_put()s it. */
+struct tc_conn *tc_fd_take(int fd);
+
+/* Returns the record fd maps to, held, if its SSL object is alive. */
+struct tc_conn *tc_fd_hold(int fd);
+
+/* newfd now refers to the same open file as oldfd (dup family). */
+void tc_fd_copied(int oldfd, int newfd);
+
+/* Call fn for each descriptor in [first, last] that maps to a record. */
+void tc_fd_foreach_in(unsigned int first, unsigned int last, void (*fn)(int fd));
+
+/* A descriptor through which c's connection can still be written, or -1. */
+int tc_conn_any_fd(struct tc_conn *c);
+
+/* Take / drop a reference. */
+void tc_conn_hold(struct tc_conn *c);
+void tc_conn_put(struct tc_conn *c);
+
+/* SSL_up_ref / SSL_free bookkeeping: returns 1 when this SSL_free really
+ * frees the object (no SSL_up_ref reference left). */
+void tc_conn_count_up_ref(struct tc_conn *c);
+int tc_conn_free_is_last(struct tc_conn *c);
+
+/* The SSL object is gone (our ex_data free callback). */
+void tc_conn_detach(SSL *ssl, struct tc_conn *c);
+
+/* Visit every record attached to a live SSL object, each held during fn. */
+void tc_conn_foreach(void (*fn)(struct tc_conn *c));
+
+/* Fork safety: the table lock is taken around fork(). */
+void tc_conn_atfork_prepare(void);
+void tc_conn_atfork_parent(void);
+void tc_conn_atfork_child(void);
+
+#endif

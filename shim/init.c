@@ -1,0 +1,107 @@
+/* init.c: start-up, configuration, fork and exit handling (see init.h). */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "closing.h"
+#include "conn.h"
+#include "init.h"
+#include "log.h"
+#include "real.h"
+
+static struct tc_config config;
+static int config_loaded;
+
+static const char *process_getenv(const char *name, void *ctx)
+{
+    (void)ctx;
+#ifdef HAVE_SECURE_GETENV
+    return secure_getenv(name);
+#else
+    return getenv(name);
+#endif
+}
+
+static void load_config(void)
+{
+    struct tc_config_errors errors;
+    tc_config_parse(process_getenv, NULL, &config, &errors);
+    tc_log_setup(&config);
+    config_loaded = 1;
+    tc_log_config_errors(&errors);
+}
+
+const struct tc_config *tc_cfg(void)
+{
+    /* Loaded by the constructor; a wrapper that runs before it (another
+     * library's constructor calling close()) falls back to the defaults
+     * rather than reading the environment at an unknown time. */
+    static const struct tc_config defaults = {
+        TC_NOTIFY_ON, TC_EOF_WARN, TC_REPLY_AUTO, 0, TC_LOG_STDERR, "", TC_LEVEL_WARN,
+        TC_FORMAT_TEXT,
+    };
+    return __atomic_load_n(&config_loaded, __ATOMIC_ACQUIRE) ? &config : &defaults;
+}
+
+static void atfork_prepare(void) { tc_conn_atfork_prepare(); }
+static void atfork_parent(void) { tc_conn_atfork_parent(); }
+static void atfork_child(void) { tc_conn_atfork_child(); }
+
+__attribute__((constructor)) static void tc_init(void)
+{
+    tc_pid = getpid();
+    tc_bind_libc();
+    load_config();
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
+/* --- exit -------------------------------------------------------------------
+ * Registered at the first intercepted OpenSSL call: by then OpenSSL has
+ * registered its own atexit cleanup, and handlers run in reverse order, so
+ * ours runs while OpenSSL is still usable. A program that called
+ * OPENSSL_cleanup() itself is detected and left alone: any OpenSSL call
+ * after cleanup is undefined (CBC suites crash). */
+static void end_at_exit(struct tc_conn *c)
+{
+    tc_end_connection(c, TC_TRIGGER_EXIT, -1);
+}
+
+static void log_after_cleanup(struct tc_conn *c)
+{
+    unsigned flags = tc_flags(c);
+    if (flags & (TC_F_CLAIMED | TC_F_ALERT_WRITTEN | TC_F_FAILED))
+        return;
+    struct tc_event ev = { .name = "skipped", .level = TC_LEVEL_WARN, .fd = c->fd,
+                           .bytes_in = TC_LOAD(c->bytes_in), .bytes_out = TC_LOAD(c->bytes_out),
+                           .has_bytes = 1, .key = "reason", .value = "after cleanup" };
+    tc_log_event(&ev);
+}
+
+static void at_exit(void)
+{
+    if (tc_ossl.OPENSSL_init_crypto(TC_OPENSSL_INIT_BASE_ONLY, NULL) != 1) {
+        tc_conn_foreach(log_after_cleanup);
+        return;
+    }
+    tc_conn_foreach(end_at_exit);
+}
+
+static pthread_mutex_t ready_lock = PTHREAD_MUTEX_INITIALIZER;
+static int ready;
+
+int tc_openssl_ready(void)
+{
+    if (__builtin_expect(__atomic_load_n(&ready, __ATOMIC_ACQUIRE), 1))
+        return 1;
+    /* Not once-only: if a wrapper is reached before any libssl is loaded,
+     * a later call tries again. */
+    pthread_mutex_lock(&ready_lock);
+    if (!ready && tc_bind_openssl() && tc_conn_setup()) {
+        atexit(at_exit);
+        __atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&ready_lock);
+    return __atomic_load_n(&ready, __ATOMIC_ACQUIRE);
+}

@@ -1,0 +1,15 @@
+/* init.h: start-up, configuration, fork and exit handling. */
+#ifndef TC_INIT_H
+#define TC_INIT_H
+
+#include "policy.h"
+
+/* The configuration read at start-up; immutable afterwards. */
+const struct tc_config *tc_cfg(void);
+
+/* OpenSSL bound and the connection table usable; the first call also
+ * registers the exit handler (after OpenSSL's own, so ours runs first).
+ * Returns 0 when the shim must leave OpenSSL calls untouched. */
+int tc_openssl_ready(void);
+
+#endif

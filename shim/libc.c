@@ -1,0 +1,160 @@
+/* libc.c: the libc wrappers. Each is thin: look the descriptor up (one
+ * atomic load for descriptors that are not TLS), let the closing routine
+ * act, then make the real call whose result and errno the program gets. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "closing.h"
+#include "conn.h"
+#include "export.h"
+#include "real.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+/* The program is about to close fd (explicitly or implicitly): unpublish
+ * it and, if it was the connection's last descriptor, end the connection.
+ * Leaves errno as it found it. */
+static void closing_fd(int fd)
+{
+    /* A vfork() child shares our memory but is another process: it must
+     * neither act nor change the table its parent relies on. */
+    if (getpid() != tc_pid)
+        return;
+    int saved = errno;
+    struct tc_conn *c = tc_fd_take(fd);
+    if (c) {
+        tc_end_connection(c, TC_TRIGGER_CLOSE, fd);
+        tc_conn_put(c);
+    }
+    errno = saved;
+}
+
+TC_EXPORT int close(int fd)
+{
+    if (__builtin_expect(tc_fd_peek(fd) == NULL, 1))
+        return TC_LIBC(close)(fd);
+    closing_fd(fd);
+    return TC_LIBC(close)(fd);
+}
+
+TC_EXPORT int shutdown(int fd, int how)
+{
+    if ((how == SHUT_WR || how == SHUT_RDWR) && tc_fd_peek(fd) && getpid() == tc_pid) {
+        /* Before the real shutdown: afterwards no alert could be written. */
+        int saved = errno;
+        struct tc_conn *c = tc_fd_hold(fd);
+        if (c) {
+            tc_end_connection(c, TC_TRIGGER_SHUTDOWN, fd);
+            tc_conn_put(c);
+        }
+        errno = saved;
+    }
+    return TC_LIBC(shutdown)(fd, how);
+}
+
+static int after_dup(int oldfd, int newfd)
+{
+    if (newfd >= 0 && getpid() == tc_pid) {
+        int saved = errno;
+        tc_fd_copied(oldfd, newfd);
+        errno = saved;
+    }
+    return newfd;
+}
+
+TC_EXPORT int dup(int fd)
+{
+    return after_dup(fd, TC_LIBC(dup)(fd));
+}
+
+/* dup2/dup3 onto a tracked descriptor close it implicitly. That close
+ * happens only if the call succeeds, so the source is checked first. */
+static void before_dup_onto(int oldfd, int newfd)
+{
+    if (oldfd == newfd || !tc_fd_peek(newfd))
+        return;
+    int saved = errno;
+    int valid = TC_LIBC(fcntl)(oldfd, F_GETFD) >= 0;
+    errno = saved;
+    if (valid)
+        closing_fd(newfd);
+}
+
+TC_EXPORT int dup2(int oldfd, int newfd)
+{
+    before_dup_onto(oldfd, newfd);
+    int r = TC_LIBC(dup2)(oldfd, newfd);
+    return oldfd == newfd ? r : after_dup(oldfd, r);
+}
+
+TC_EXPORT int dup3(int oldfd, int newfd, int flags)
+{
+    before_dup_onto(oldfd, newfd);
+    return after_dup(oldfd, TC_LIBC(dup3)(oldfd, newfd, flags));
+}
+
+/* fcntl's third argument is read as void *, as glibc itself does: the
+ * kernel takes an unsigned long and int arguments are passed in the same
+ * register. */
+static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd, void *arg)
+{
+    int r = real(fd, cmd, arg);
+    if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+        return after_dup(fd, r);
+    return r;
+}
+
+TC_EXPORT int fcntl(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    return fcntl_common(TC_LIBC(fcntl), fd, cmd, arg);
+}
+
+#ifdef HAVE_FCNTL64
+TC_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    return fcntl_common(TC_LIBC(fcntl64), fd, cmd, arg);
+}
+#endif
+
+TC_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
+{
+    if (!((unsigned)flags & CLOSE_RANGE_CLOEXEC) && first <= last)
+        tc_fd_foreach_in(first, last, closing_fd);
+    return TC_LIBC(close_range)(first, last, flags);
+}
+
+TC_EXPORT void closefrom(int lowfd)
+{
+    if (lowfd >= 0)
+        tc_fd_foreach_in((unsigned)lowfd, ~0U, closing_fd);
+    TC_LIBC(closefrom)(lowfd);
+}
+
+/* glibc's fclose closes the descriptor internally, not through close(). */
+TC_EXPORT int fclose(FILE *stream)
+{
+    if (stream) {
+        int saved = errno;
+        int fd = fileno(stream);
+        errno = saved;
+        if (tc_fd_peek(fd))
+            closing_fd(fd);
+    }
+    return TC_LIBC(fclose)(stream);
+}

@@ -1,0 +1,36 @@
+/* log.h: events (SPEC §4.4), one write(2) per line, errno preserved. */
+#ifndef TC_LOG_H
+#define TC_LOG_H
+
+#include "policy.h"
+
+struct tc_event {
+    const char *name;      /* "sent", "skipped", ... */
+    enum tc_level level;
+    int fd;                /* -1 when none */
+    const char *peer;      /* "address:port", or NULL */
+    const char *tls;       /* "TLSv1.3", or NULL */
+    unsigned long long bytes_in, bytes_out;
+    int has_bytes;
+    const char *key;       /* "trigger", "reason", ... */
+    const char *value;
+    const char *detail;    /* optional free text, never application data */
+};
+
+/* Open the sink described by cfg; called once at start-up. */
+void tc_log_setup(const struct tc_config *cfg);
+
+/* Cheap test so callers only gather event details that will be shown. */
+int tc_log_enabled(enum tc_level level);
+
+void tc_log_event(const struct tc_event *ev);
+
+void tc_log_config_errors(const struct tc_config_errors *errors);
+void tc_log_missing_symbol(const char *name);
+
+/* Format an event into buf (no trailing newline); exposed for unit tests.
+ * Returns the length written. */
+size_t tc_log_format(char *buf, size_t size, enum tc_format format, long pid,
+                     const struct tc_event *ev);
+
+#endif

@@ -1,0 +1,94 @@
+/* real.h: the real libc and OpenSSL functions behind the wrappers.
+ *
+ * libc is bound with dlsym(RTLD_NEXT) in the constructor and again lazily by
+ * any wrapper that runs before it. OpenSSL is bound lazily at the first
+ * intercepted OpenSSL call, from the libssl the program actually loaded (also
+ * when it was loaded RTLD_LOCAL, as Python's _ssl does). Callers never call a
+ * NULL pointer: libc falls back to raw system calls, and an OpenSSL symbol
+ * that is missing disables the feature that needs it. */
+#ifndef TC_REAL_H
+#define TC_REAL_H
+
+#include <stdio.h>
+#include <sys/types.h>
+#include "ossl.h"
+
+struct tc_libc {
+    int (*close)(int);
+    int (*shutdown)(int, int);
+    int (*dup)(int);
+    int (*dup2)(int, int);
+    int (*dup3)(int, int, int);
+    int (*fcntl)(int, int, ...);
+    int (*fcntl64)(int, int, ...);
+    int (*close_range)(unsigned int, unsigned int, int);
+    void (*closefrom)(int);
+    int (*fclose)(FILE *);
+};
+
+typedef void tc_ex_free_fn(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+                           long argl, void *argp);
+typedef int tc_ex_dup_fn(CRYPTO_EX_DATA *to, const CRYPTO_EX_DATA *from,
+                         void *from_d, int idx, long argl, void *argp);
+
+struct tc_ossl {
+    /* intercepted */
+    int (*SSL_read)(SSL *, void *, int);
+    int (*SSL_read_ex)(SSL *, void *, size_t, size_t *);
+    int (*SSL_peek)(SSL *, void *, int);
+    int (*SSL_peek_ex)(SSL *, void *, size_t, size_t *);
+    int (*SSL_write)(SSL *, const void *, int);
+    int (*SSL_write_ex)(SSL *, const void *, size_t, size_t *);
+    int (*SSL_connect)(SSL *);
+    int (*SSL_accept)(SSL *);
+    int (*SSL_do_handshake)(SSL *);
+    int (*SSL_shutdown)(SSL *);
+    void (*SSL_free)(SSL *);
+    int (*SSL_up_ref)(SSL *);
+    int (*SSL_clear)(SSL *);
+    /* used by the shim */
+    int (*SSL_is_init_finished)(const SSL *);
+    int (*SSL_get_shutdown)(const SSL *);
+    void (*SSL_set_shutdown)(SSL *, int);
+    int (*SSL_get_quiet_shutdown)(const SSL *);
+    void (*SSL_set_quiet_shutdown)(SSL *, int);
+    int (*SSL_get_wfd)(const SSL *);
+    int (*SSL_get_rfd)(const SSL *);
+    int (*SSL_want)(const SSL *);
+    int (*SSL_is_dtls)(const SSL *);
+    int (*SSL_is_quic)(SSL *);               /* 3.2+, optional */
+    const char *(*SSL_get_version)(const SSL *);
+    BIO *(*SSL_get_rbio)(const SSL *);
+    BIO *(*SSL_get_wbio)(const SSL *);
+    BIO *(*BIO_find_type)(BIO *, int);
+    long (*BIO_ctrl)(BIO *, int, long, void *);
+    int (*BIO_test_flags)(const BIO *, int);
+    void *(*SSL_get_ex_data)(const SSL *, int);
+    int (*SSL_set_ex_data)(SSL *, int, void *);
+    int (*CRYPTO_get_ex_new_index)(int, long, void *, void *, tc_ex_dup_fn *,
+                                   tc_ex_free_fn *);
+    int (*ERR_set_mark)(void);
+    int (*ERR_pop_to_mark)(void);
+    int (*OPENSSL_init_crypto)(uint64_t, const void *);
+    unsigned long (*OpenSSL_version_num)(void);
+};
+
+extern struct tc_libc tc_libc;
+extern struct tc_ossl tc_ossl;
+
+/* Bind libc; idempotent and cheap once done. */
+void tc_bind_libc(void);
+
+/* Bind OpenSSL once; returns 1 when the functions the shim needs to act are
+ * there, 0 otherwise (wrappers then pass calls through untouched). */
+int tc_bind_openssl(void);
+
+/* 1 when the bound OpenSSL is 3.x; valid after tc_bind_openssl() returned 1. */
+extern int tc_ossl_v3;
+
+/* Make sure libc is bound before using tc_libc.<name>. */
+#define TC_LIBC(name) \
+    (__atomic_load_n(&tc_libc.name, __ATOMIC_ACQUIRE) ? tc_libc.name \
+                                                      : (tc_bind_libc(), tc_libc.name))
+
+#endif

@@ -1,0 +1,1246 @@
+/* peer.c: the strict TLS test peer of the tlsclose test suite.
+ *
+ * It runs WITHOUT the preload, on the other end of the connection of the
+ * program under test, and reports exactly how that program ended the TLS
+ * connection: with a close_notify alert (and what followed it on the raw
+ * socket), with a bare TCP FIN, with a reset, with a fatal alert, or not at
+ * all within the timeout.
+ *
+ *   peer gencert CERT.pem KEY.pem
+ *   peer server [--count=N] [--cert=F --key=F] [--mode=normal|reset|reply|close]
+ *               [--response=N] [--tls1.2|--tls1.3] [--timeout=MS]
+ *   peer client --port=N [--mode=normal|reply] [--tls1.2|--tls1.3] [--timeout=MS]
+ *
+ * The server prints {"port":N} first, then, like the client, one JSON line per
+ * connection, fields in this order (the bracketed ones only when stated):
+ *
+ *   {"role":"server","conn":1,"tls":"TLSv1.3","verdict":"close_notify",
+ *    ["detail":"..."],"after":"fin","extra":0,"app_in":6,"app_in_after":0,
+ *    "alerts":["warning:close notify"],["replied":true],"ms":12,["stage":"..."]}
+ *
+ *   verdict   close_notify | eof | reset | alert | error | timeout | reset_sent
+ *   detail    only for alert (alert description) and error (reason text)
+ *   after     close_notify only: what the raw socket delivered after the alert
+ *             record: "fin", "reset", "timeout" (or "error"); null otherwise
+ *   extra     close_notify only: raw bytes that followed the alert record
+ *   app_in    application bytes received in total
+ *   app_in_after  application bytes received after the first line (the
+ *             request for the server, the response for the client)
+ *   alerts    every alert received, "level:description", lowercase
+ *   replied   only with --mode=reply: whether our own close_notify went out
+ *   ms        from the response sent (server) / request sent (client) to the
+ *             end of the stream; from the start of the connection when the
+ *             connection ended earlier
+ *   stage     only when the connection ended before the end was expected:
+ *             "accept", "handshake", "request", "response" or "close"
+ *
+ * Exit status: 0 when every connection was reported (whatever the verdicts),
+ * 1 for a setup error, 2 for a usage error; one line on stderr for both.
+ */
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#define EXIT_SETUP 1
+#define EXIT_USAGE 2
+
+#define DEFAULT_TIMEOUT_MS 10000
+#define DEFAULT_RESPONSE_LEN 6
+#define MAX_RESPONSE_LEN (1L << 30)
+#define MAX_COUNT 100000
+#define LISTEN_BACKLOG 4
+#define IO_CHUNK 16384
+#define MAX_ALERTS 8
+#define CERT_VALID_DAYS 3653 /* ten years, leap days included */
+
+static const char request_line[] = "hello\n";
+static const char default_response[] = "world\n";
+
+/* ------------------------------------------------------------------------ */
+/* Options                                                                   */
+
+enum command { CMD_GENCERT, CMD_SERVER, CMD_CLIENT };
+enum mode { MODE_NORMAL, MODE_RESET, MODE_REPLY, MODE_CLOSE };
+
+struct options {
+    enum command command;
+    const char *gencert_cert; /* gencert: output files */
+    const char *gencert_key;
+    int port;                 /* client: port on 127.0.0.1 */
+    int count;                /* server: connections to accept */
+    int tls_version;          /* 0: any, else the only version allowed */
+    int timeout_ms;
+    enum mode mode;
+    long response_len;        /* server: response body size */
+    const char *cert_file;    /* server: NULL = in-memory certificate */
+    const char *key_file;
+};
+
+static const char usage_text[] =
+    "usage: peer gencert CERT KEY | peer server [--count=N] [--cert=F --key=F]"
+    " [--mode=normal|reset|reply|close] [--response=N] [--tls1.2|--tls1.3]"
+    " [--timeout=MS] | peer client --port=N [--mode=normal|reply]"
+    " [--tls1.2|--tls1.3] [--timeout=MS]";
+
+static void usage_error(const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 1, 2)));
+
+/* One line on stderr: the message, then the synopsis. */
+static void usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("peer: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "; %s\n", usage_text);
+    exit(EXIT_USAGE);
+}
+
+/* Returns the text after "NAME=" if arg is "NAME=...", else NULL. */
+static const char *option_value(const char *arg, const char *name)
+{
+    size_t n = strlen(name);
+
+    if (strncmp(arg, name, n) != 0 || arg[n] != '=')
+        return NULL;
+    return arg + n + 1;
+}
+
+static long parse_number(const char *name, const char *text, long min, long max)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || v < min || v > max)
+        usage_error("%s must be an integer in [%ld, %ld], got '%s'", name, min,
+                    max, text);
+    return v;
+}
+
+static enum mode parse_mode(const char *text)
+{
+    static const char *const names[] = {
+        [MODE_NORMAL] = "normal",
+        [MODE_RESET] = "reset",
+        [MODE_REPLY] = "reply",
+        [MODE_CLOSE] = "close",
+    };
+
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(text, names[i]) == 0)
+            return (enum mode)i;
+    usage_error("unknown mode '%s'", text);
+}
+
+static void set_tls_version(struct options *o, int version)
+{
+    if (o->tls_version != 0 && o->tls_version != version)
+        usage_error("--tls1.2 and --tls1.3 are mutually exclusive");
+    o->tls_version = version;
+}
+
+/* Parses one "--..." option; the role checks come later in check_options(). */
+static void parse_option(struct options *o, const char *arg)
+{
+    const char *v;
+
+    if (strcmp(arg, "--tls1.2") == 0)
+        set_tls_version(o, TLS1_2_VERSION);
+    else if (strcmp(arg, "--tls1.3") == 0)
+        set_tls_version(o, TLS1_3_VERSION);
+    else if ((v = option_value(arg, "--timeout")) != NULL)
+        o->timeout_ms = (int)parse_number("--timeout", v, 1, INT_MAX);
+    else if ((v = option_value(arg, "--mode")) != NULL)
+        o->mode = parse_mode(v);
+    else if ((v = option_value(arg, "--response")) != NULL)
+        o->response_len = parse_number("--response", v, 0, MAX_RESPONSE_LEN);
+    else if ((v = option_value(arg, "--count")) != NULL)
+        o->count = (int)parse_number("--count", v, 1, MAX_COUNT);
+    else if ((v = option_value(arg, "--port")) != NULL)
+        o->port = (int)parse_number("--port", v, 1, 65535);
+    else if ((v = option_value(arg, "--cert")) != NULL && *v != '\0')
+        o->cert_file = v;
+    else if ((v = option_value(arg, "--key")) != NULL && *v != '\0')
+        o->key_file = v;
+    else
+        usage_error("unknown option '%s'", arg);
+}
+
+/* Rejects options that make no sense for the command, so that a typo in a
+ * test script fails loudly instead of silently testing something else. */
+static void check_options(const struct options *o, int argc, char **argv)
+{
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        bool server_only = option_value(a, "--count") || option_value(a, "--cert") ||
+                           option_value(a, "--key") || option_value(a, "--response");
+        bool client_only = option_value(a, "--port") != NULL;
+
+        if ((server_only && o->command != CMD_SERVER) ||
+            (client_only && o->command != CMD_CLIENT))
+            usage_error("option '%s' is not valid here", a);
+    }
+    if (o->command == CMD_CLIENT) {
+        if (o->port == 0)
+            usage_error("client needs --port=N");
+        if (o->mode != MODE_NORMAL && o->mode != MODE_REPLY)
+            usage_error("client supports --mode=normal and --mode=reply only");
+    }
+    if (o->command == CMD_SERVER && (o->cert_file == NULL) != (o->key_file == NULL))
+        usage_error("--cert and --key go together");
+}
+
+static void parse_args(struct options *o, int argc, char **argv)
+{
+    *o = (struct options){
+        .count = 1,
+        .timeout_ms = DEFAULT_TIMEOUT_MS,
+        .mode = MODE_NORMAL,
+        .response_len = DEFAULT_RESPONSE_LEN,
+    };
+    if (argc < 2)
+        usage_error("missing command");
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        printf("%s\n", usage_text);
+        exit(0);
+    }
+    if (strcmp(argv[1], "gencert") == 0) {
+        if (argc != 4 || argv[2][0] == '-' || argv[3][0] == '-')
+            usage_error("gencert takes exactly two file names");
+        o->command = CMD_GENCERT;
+        o->gencert_cert = argv[2];
+        o->gencert_key = argv[3];
+        return;
+    }
+    if (strcmp(argv[1], "server") == 0)
+        o->command = CMD_SERVER;
+    else if (strcmp(argv[1], "client") == 0)
+        o->command = CMD_CLIENT;
+    else
+        usage_error("unknown command '%s'", argv[1]);
+    for (int i = 2; i < argc; i++)
+        parse_option(o, argv[i]);
+    check_options(o, argc, argv);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Setup errors                                                              */
+
+static void die(const char *what) __attribute__((noreturn));
+static void die_errno(const char *what) __attribute__((noreturn));
+
+/* Setup failures are not observations: report them on one line, exit 1. */
+static void die(const char *what)
+{
+    unsigned long e = ERR_peek_error();
+    char buf[256];
+
+    if (e != 0) {
+        ERR_error_string_n(e, buf, sizeof buf);
+        fprintf(stderr, "peer: %s: %s\n", what, buf);
+    } else {
+        fprintf(stderr, "peer: %s\n", what);
+    }
+    exit(EXIT_SETUP);
+}
+
+static void die_errno(const char *what)
+{
+    fprintf(stderr, "peer: %s: %s\n", what, strerror(errno));
+    exit(EXIT_SETUP);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Time                                                                      */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Every wait of the peer is bounded by a deadline on the monotonic clock, so
+ * a program under test that hangs produces a "timeout" verdict, not a hang. */
+struct deadline {
+    int64_t at_ms;
+};
+
+static struct deadline deadline_in(int ms)
+{
+    return (struct deadline){ .at_ms = now_ms() + ms };
+}
+
+static int remaining_ms(const struct deadline *d)
+{
+    int64_t left = d->at_ms - now_ms();
+
+    return left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
+}
+
+/* Waits until fd reports one of `events` (or an error/hangup, which the next
+ * I/O call will report). Returns 1 when ready, 0 at the deadline, -1 with
+ * errno set if poll() itself failed. */
+static int wait_fd(int fd, short events, const struct deadline *d)
+{
+    for (;;) {
+        struct pollfd p = { .fd = fd, .events = events };
+        int r = poll(&p, 1, remaining_ms(d));
+
+        if (r >= 0)
+            return r > 0;
+        if (errno != EINTR)
+            return -1;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sockets                                                                   */
+
+/* Small writes (a response, an alert) must leave at once so that "ms" and the
+ * ordering seen by the program under test do not depend on Nagle. */
+static void set_nodelay(int fd)
+{
+    int one = 1;
+
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+static struct sockaddr_in loopback_addr(int port)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return sa;
+}
+
+/* Listens on 127.0.0.1 on an ephemeral port; returns the socket. */
+static int listen_loopback(int *port)
+{
+    struct sockaddr_in sa = loopback_addr(0);
+    socklen_t len = sizeof sa;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+    if (fd < 0)
+        die_errno("socket");
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+        die_errno("bind 127.0.0.1:0");
+    if (listen(fd, LISTEN_BACKLOG) < 0)
+        die_errno("listen");
+    if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+        die_errno("getsockname");
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+/* Accepts one connection before the deadline. Returns the non-blocking
+ * socket, or -1 with errno ETIMEDOUT at the deadline (other errors: exit). */
+static int accept_bounded(int lfd, const struct deadline *d)
+{
+    for (;;) {
+        int r = wait_fd(lfd, POLLIN, d);
+        int fd;
+
+        if (r == 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        if (r < 0)
+            die_errno("poll");
+        fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd >= 0) {
+            set_nodelay(fd);
+            return fd;
+        }
+        /* The connection may have vanished between poll and accept. */
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+            errno != ECONNABORTED)
+            die_errno("accept");
+    }
+}
+
+/* Connects to 127.0.0.1:port before the deadline; any failure is a setup
+ * error because there is no TLS connection to observe. */
+static int connect_bounded(int port, const struct deadline *d)
+{
+    struct sockaddr_in sa = loopback_addr(port);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int err = 0;
+    socklen_t len = sizeof err;
+
+    if (fd < 0)
+        die_errno("socket");
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        if (errno != EINPROGRESS)
+            die_errno("connect");
+        int r = wait_fd(fd, POLLOUT, d);
+        if (r == 0)
+            errno = ETIMEDOUT;
+        if (r <= 0)
+            die_errno("connect");
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+            die_errno("getsockopt SO_ERROR");
+        if (err != 0) {
+            errno = err;
+            die_errno("connect");
+        }
+    }
+    set_nodelay(fd);
+    return fd;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Certificates                                                              */
+
+static EVP_PKEY *make_p256_key(void)
+{
+    EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_id(EVP_PKEY_EC, NULL);
+    EVP_PKEY *key = NULL;
+
+    if (pctx == NULL || EVP_PKEY_keygen_init(pctx) <= 0 ||
+        EVP_PKEY_CTX_set_ec_paramgen_curve_nid(pctx, NID_X9_62_prime256v1) <= 0 ||
+        EVP_PKEY_CTX_set_ec_param_enc(pctx, OPENSSL_EC_NAMED_CURVE) <= 0 ||
+        EVP_PKEY_keygen(pctx, &key) <= 0)
+        die("generating a P-256 key");
+    EVP_PKEY_CTX_free(pctx);
+    return key;
+}
+
+static void add_extension(X509 *cert, int nid, const char *value)
+{
+    X509V3_CTX v3;
+    X509_EXTENSION *ext;
+
+    X509V3_set_ctx(&v3, cert, cert, NULL, NULL, 0);
+    ext = X509V3_EXT_conf_nid(NULL, &v3, nid, value);
+    if (ext == NULL || !X509_add_ext(cert, ext, -1))
+        die("adding a certificate extension");
+    X509_EXTENSION_free(ext);
+}
+
+/* A self-signed certificate for "localhost" / 127.0.0.1. It is marked as a
+ * CA with keyCertSign so that sample clients that verify against the same
+ * file as trust anchor also pass OpenSSL's strict (X509_STRICT) checks. */
+static X509 *make_self_signed_cert(EVP_PKEY *key)
+{
+    X509 *cert = X509_new();
+    X509_NAME *name = X509_NAME_new();
+    BIGNUM *serial = BN_new();
+
+    if (cert == NULL || name == NULL || serial == NULL ||
+        !X509_set_version(cert, 2) ||
+        !BN_rand(serial, 64, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ODD) ||
+        BN_to_ASN1_INTEGER(serial, X509_get_serialNumber(cert)) == NULL ||
+        !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                                    (const unsigned char *)"localhost", -1, -1, 0) ||
+        !X509_set_subject_name(cert, name) || !X509_set_issuer_name(cert, name) ||
+        X509_gmtime_adj(X509_getm_notBefore(cert), 0) == NULL ||
+        X509_time_adj_ex(X509_getm_notAfter(cert), CERT_VALID_DAYS, 0, NULL) == NULL ||
+        !X509_set_pubkey(cert, key))
+        die("building the certificate");
+    add_extension(cert, NID_basic_constraints, "critical,CA:TRUE");
+    add_extension(cert, NID_key_usage, "critical,digitalSignature,keyCertSign");
+    add_extension(cert, NID_subject_key_identifier, "hash");
+    add_extension(cert, NID_authority_key_identifier, "keyid:always");
+    add_extension(cert, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1");
+    if (X509_sign(cert, key, EVP_sha256()) <= 0)
+        die("signing the certificate");
+    BN_free(serial);
+    X509_NAME_free(name);
+    return cert;
+}
+
+/* Opens path for writing with exactly `mode`, also when it already exists
+ * (a stale key file must not keep wider permissions). */
+static FILE *create_file(const char *path, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    FILE *f;
+
+    if (fd < 0 || fchmod(fd, mode) < 0 || (f = fdopen(fd, "w")) == NULL)
+        die_errno(path);
+    return f;
+}
+
+static void close_file(FILE *f, const char *path)
+{
+    if (fclose(f) != 0)
+        die_errno(path);
+}
+
+/* Unencrypted PKCS#8 key (0600) and PEM certificate (0644 minus umask):
+ * readable by samples built against OpenSSL 1.1.1 as well. */
+static int run_gencert(const struct options *o)
+{
+    EVP_PKEY *key = make_p256_key();
+    X509 *cert = make_self_signed_cert(key);
+    FILE *f;
+
+    f = create_file(o->gencert_key, 0600);
+    if (!PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL))
+        die("writing the key");
+    close_file(f, o->gencert_key);
+    f = create_file(o->gencert_cert, 0644);
+    if (!PEM_write_X509(f, cert))
+        die("writing the certificate");
+    close_file(f, o->gencert_cert);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Per-connection observation                                                */
+
+struct alert_seen {
+    int level; /* SSL3_AL_WARNING or SSL3_AL_FATAL as sent by the peer */
+    int desc;
+};
+
+/* Everything the peer learns about one connection. The OpenSSL callbacks
+ * find it through SSL_get_app_data(), so it lives as long as the SSL. */
+struct conn {
+    int fd;
+    SSL *ssl;
+    const char *tls_version;       /* NULL until the handshake completed */
+    struct alert_seen alerts[MAX_ALERTS]; /* the first MAX_ALERTS received */
+    size_t n_alerts;
+    bool close_notify_seen;
+    uint64_t record_bytes;         /* size of all TLS records parsed so far */
+    uint64_t app_in;
+    uint64_t app_in_after;         /* after the first '\n' */
+    bool got_line;
+};
+
+/* SSL_CB_READ_ALERT: record every alert the program under test sent us. */
+static void on_info(const SSL *ssl, int where, int value)
+{
+    struct conn *c = SSL_get_app_data(ssl);
+    int desc = value & 0xff;
+
+    if (c == NULL || (where & SSL_CB_READ_ALERT) != SSL_CB_READ_ALERT)
+        return;
+    if (desc == SSL_AD_CLOSE_NOTIFY)
+        c->close_notify_seen = true;
+    if (c->n_alerts < MAX_ALERTS)
+        c->alerts[c->n_alerts++] = (struct alert_seen){ (value >> 8) & 0xff, desc };
+}
+
+/* Adds up the length of every record header OpenSSL parses. Compared with
+ * the bytes the socket BIO read, this tells whether OpenSSL holds bytes
+ * beyond the close_notify record in its buffer (it should not: no read-ahead),
+ * which then count as "extra" like the bytes still in the socket. */
+static void on_msg(int write_p, int version, int content_type, const void *buf,
+                   size_t len, SSL *ssl, void *arg)
+{
+    struct conn *c = SSL_get_app_data(ssl);
+    const unsigned char *h = buf;
+
+    (void)version;
+    (void)arg;
+    if (c == NULL || write_p || content_type != SSL3_RT_HEADER || len < 5)
+        return;
+    c->record_bytes += 5 + ((size_t)h[3] << 8 | h[4]);
+}
+
+static void conn_open(struct conn *c, SSL_CTX *ctx, int fd, bool server)
+{
+    *c = (struct conn){ .fd = fd };
+    c->ssl = SSL_new(ctx);
+    /* SSL_set_fd gives a plain socket BIO (BIO_NOCLOSE): no buffering BIO in
+     * between, so the raw socket is exactly what OpenSSL has not consumed. */
+    if (c->ssl == NULL || !SSL_set_app_data(c->ssl, c) || !SSL_set_fd(c->ssl, fd))
+        die("creating the SSL object");
+    if (server) {
+        SSL_set_accept_state(c->ssl);
+    } else {
+        SSL_set_connect_state(c->ssl);
+        (void)SSL_set_tlsext_host_name(c->ssl, "localhost");
+    }
+}
+
+static void conn_close(struct conn *c)
+{
+    SSL_free(c->ssl); /* sends nothing */
+    c->ssl = NULL;
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+}
+
+static void count_app_bytes(struct conn *c, const unsigned char *p, size_t n)
+{
+    const unsigned char *nl;
+
+    c->app_in += n;
+    if (c->got_line) {
+        c->app_in_after += n;
+        return;
+    }
+    nl = memchr(p, '\n', n);
+    if (nl != NULL) {
+        c->got_line = true;
+        c->app_in_after += n - (size_t)(nl - p) - 1;
+    }
+}
+
+static uint64_t bytes_buffered_in_openssl(const struct conn *c)
+{
+    uint64_t got = BIO_number_read(SSL_get_rbio(c->ssl));
+
+    return got > c->record_bytes ? got - c->record_bytes : 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Bounded OpenSSL I/O on a non-blocking socket                              */
+
+/* Why an OpenSSL call did not complete, captured right after the call. */
+struct tls_failure {
+    bool timed_out;
+    int ssl_error;       /* SSL_get_error() */
+    int sys_errno;       /* errno right after the call */
+    unsigned long err;   /* first (oldest) queued OpenSSL error, 0 if none */
+};
+
+/* One OpenSSL call: > 0 when done, otherwise a value for SSL_get_error(). */
+typedef int (*tls_step)(SSL *ssl, void *arg);
+
+struct io_buf {
+    void *data;
+    size_t len;
+    size_t done;
+};
+
+static int step_handshake(SSL *ssl, void *arg)
+{
+    (void)arg;
+    return SSL_do_handshake(ssl);
+}
+
+static int step_read(SSL *ssl, void *arg)
+{
+    struct io_buf *b = arg;
+
+    return SSL_read_ex(ssl, b->data, b->len, &b->done);
+}
+
+static int step_write(SSL *ssl, void *arg)
+{
+    struct io_buf *b = arg;
+
+    return SSL_write_ex(ssl, b->data, b->len, &b->done);
+}
+
+/* Sends our close_notify once; 0 ("sent, peer's not yet received") counts as
+ * done: the peer never waits for the other side's alert in SSL_shutdown. */
+static int step_shutdown(SSL *ssl, void *arg)
+{
+    int r = SSL_shutdown(ssl);
+
+    (void)arg;
+    return r >= 0 ? 1 : r;
+}
+
+/* Runs `step` until it completes, fails or the deadline passes. The socket is
+ * non-blocking, so waiting happens only here, in poll(), never in OpenSSL: a
+ * record that arrives in pieces cannot block us past the deadline. */
+static bool tls_run(struct conn *c, tls_step step, void *arg,
+                    const struct deadline *d, struct tls_failure *f)
+{
+    for (;;) {
+        int ret, e, r;
+        short events;
+
+        ERR_clear_error(); /* SSL_get_error() must see this call's errors only */
+        errno = 0;
+        ret = step(c->ssl, arg);
+        if (ret > 0)
+            return true;
+        *f = (struct tls_failure){ .sys_errno = errno };
+        e = SSL_get_error(c->ssl, ret);
+        f->ssl_error = e;
+        f->err = ERR_peek_error();
+        events = e == SSL_ERROR_WANT_READ ? POLLIN : e == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
+        if (events == 0)
+            return false;
+        r = wait_fd(c->fd, events, d);
+        if (r == 0)
+            f->timed_out = true;
+        if (r < 0) {
+            f->ssl_error = SSL_ERROR_SYSCALL;
+            f->sys_errno = errno;
+        }
+        if (r <= 0)
+            return false;
+    }
+}
+
+static bool tls_handshake(struct conn *c, const struct deadline *d, struct tls_failure *f)
+{
+    if (!tls_run(c, step_handshake, NULL, d, f))
+        return false;
+    c->tls_version = SSL_get_version(c->ssl); /* a static string */
+    return true;
+}
+
+static bool tls_write_all(struct conn *c, const void *data, size_t len,
+                          const struct deadline *d, struct tls_failure *f)
+{
+    struct io_buf b = { (void *)data, len, 0 };
+
+    /* Without SSL_MODE_ENABLE_PARTIAL_WRITE, success means all was written. */
+    return len == 0 || tls_run(c, step_write, &b, d, f);
+}
+
+/* Reads application data, counting it, until a whole line has arrived (when
+ * until_line) or until the stream ends; false means it ended, see *f. */
+static bool tls_read_app(struct conn *c, bool until_line, const struct deadline *d,
+                         struct tls_failure *f)
+{
+    unsigned char buf[IO_CHUNK];
+
+    while (!(until_line && c->got_line)) {
+        struct io_buf b = { buf, sizeof buf, 0 };
+
+        if (!tls_run(c, step_read, &b, d, f))
+            return false;
+        count_app_bytes(c, buf, b.done);
+    }
+    return true;
+}
+
+/* The server's response: "world\n" by default, else len-1 'x' and '\n'. */
+static bool send_response(struct conn *c, long len, const struct deadline *d,
+                          struct tls_failure *f)
+{
+    unsigned char chunk[IO_CHUNK];
+
+    if (len == DEFAULT_RESPONSE_LEN)
+        return tls_write_all(c, default_response, strlen(default_response), d, f);
+    memset(chunk, 'x', sizeof chunk);
+    while (len > 0) {
+        size_t n = (size_t)len < sizeof chunk ? (size_t)len : sizeof chunk;
+
+        if ((long)n == len)
+            chunk[n - 1] = '\n';
+        if (!tls_write_all(c, chunk, n, d, f))
+            return false;
+        len -= (long)n;
+    }
+    return true;
+}
+
+/* Aborts the TCP connection: SO_LINGER {1, 0} turns close() into a RST. */
+static void abort_connection(struct conn *c)
+{
+    struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+    if (setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg) < 0)
+        die_errno("setsockopt SO_LINGER");
+    conn_close(c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Verdicts                                                                  */
+
+enum verdict_kind { V_CLOSE_NOTIFY, V_EOF, V_RESET, V_ALERT, V_ERROR, V_TIMEOUT, V_RESET_SENT };
+
+static const char *const verdict_names[] = {
+    [V_CLOSE_NOTIFY] = "close_notify", [V_EOF] = "eof",         [V_RESET] = "reset",
+    [V_ALERT] = "alert",               [V_ERROR] = "error",     [V_TIMEOUT] = "timeout",
+    [V_RESET_SENT] = "reset_sent",
+};
+
+struct verdict {
+    enum verdict_kind kind;
+    char detail[256];    /* V_ALERT, V_ERROR */
+    const char *after;   /* V_CLOSE_NOTIFY: "fin", "reset", ...; else NULL */
+    uint64_t extra;      /* V_CLOSE_NOTIFY: raw bytes after the alert record */
+    bool replied;        /* --mode=reply: our close_notify went out */
+    int64_t ms;
+    const char *stage;   /* NULL when the stream ended where expected */
+};
+
+static void lowercase(char *s)
+{
+    for (; *s != '\0'; s++)
+        *s = (char)tolower((unsigned char)*s);
+}
+
+static void set_detail(struct verdict *v, const char *text)
+{
+    snprintf(v->detail, sizeof v->detail, "%s", text);
+    lowercase(v->detail);
+}
+
+/* OpenSSL reports a received fatal alert as an SSL-library error whose reason
+ * is SSL_AD_REASON_OFFSET + the alert description; returns it, or -1. */
+static int received_alert(unsigned long err)
+{
+    int reason = ERR_GET_REASON(err);
+
+    if (err == 0 || ERR_GET_LIB(err) != ERR_LIB_SSL || reason < SSL_AD_REASON_OFFSET ||
+        reason > SSL_AD_REASON_OFFSET + 255)
+        return -1;
+    return reason - SSL_AD_REASON_OFFSET;
+}
+
+static bool is_unexpected_eof(unsigned long err)
+{
+#ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING
+    return ERR_GET_LIB(err) == ERR_LIB_SSL &&
+           ERR_GET_REASON(err) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
+#else
+    (void)err;
+    return false;
+#endif
+}
+
+static void classify_syscall(int sys_errno, struct verdict *v)
+{
+    if (sys_errno == 0) {
+        v->kind = V_EOF; /* 1.1.1-style EOF: SSL_ERROR_SYSCALL, errno 0 */
+    } else if (sys_errno == ECONNRESET) {
+        v->kind = V_RESET;
+    } else {
+        v->kind = V_ERROR;
+        set_detail(v, strerror(sys_errno));
+    }
+}
+
+static void classify_ssl_error(unsigned long err, struct verdict *v)
+{
+    char buf[256];
+    int alert = received_alert(err);
+
+    if (is_unexpected_eof(err)) {
+        v->kind = V_EOF;
+    } else if (alert >= 0) {
+        v->kind = V_ALERT;
+        set_detail(v, SSL_alert_desc_string_long(alert));
+    } else if (err != 0) {
+        v->kind = V_ERROR;
+        ERR_error_string_n(err, buf, sizeof buf);
+        set_detail(v, buf);
+    } else {
+        v->kind = V_ERROR;
+        set_detail(v, "SSL_ERROR_SSL with an empty error queue");
+    }
+}
+
+/* Maps how the stream ended to a verdict. The contexts set
+ * SSL_OP_IGNORE_UNEXPECTED_EOF, so on 3.x a bare FIN is SSL_ERROR_ZERO_RETURN
+ * like a close_notify; the info callback tells the two apart. The other EOF
+ * forms are kept for builds against OpenSSL 1.1.1. */
+static void classify(const struct conn *c, const struct tls_failure *f, struct verdict *v)
+{
+    char buf[64];
+    int sys_errno = f->sys_errno;
+
+    /* 3.2+ also queue failed socket calls as ERR_LIB_SYS errors. */
+    if (sys_errno == 0 && f->err != 0 && ERR_GET_LIB(f->err) == ERR_LIB_SYS)
+        sys_errno = ERR_GET_REASON(f->err);
+    if (f->timed_out) {
+        v->kind = V_TIMEOUT;
+        return;
+    }
+    switch (f->ssl_error) {
+    case SSL_ERROR_ZERO_RETURN:
+        v->kind = c->close_notify_seen ? V_CLOSE_NOTIFY : V_EOF;
+        break;
+    case SSL_ERROR_SYSCALL:
+        classify_syscall(sys_errno, v);
+        break;
+    case SSL_ERROR_SSL:
+        classify_ssl_error(f->err, v);
+        break;
+    default:
+        v->kind = V_ERROR;
+        snprintf(buf, sizeof buf, "SSL_get_error() = %d", f->ssl_error);
+        set_detail(v, buf);
+        break;
+    }
+}
+
+/* After the close_notify record: what else does the socket deliver before
+ * FIN, RST or the deadline? A second alert or any other record shows up as
+ * "extra" bytes; we do not decrypt them. */
+static void observe_after_close_notify(struct conn *c, const struct deadline *d,
+                                       struct verdict *v)
+{
+    unsigned char buf[IO_CHUNK];
+
+    v->extra = bytes_buffered_in_openssl(c);
+    for (;;) {
+        int r = wait_fd(c->fd, POLLIN, d);
+        ssize_t n;
+
+        if (r <= 0) {
+            v->after = r == 0 ? "timeout" : "error";
+            return;
+        }
+        n = recv(c->fd, buf, sizeof buf, 0);
+        if (n > 0) {
+            v->extra += (uint64_t)n;
+        } else if (n == 0) {
+            v->after = "fin";
+            return;
+        } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            v->after = errno == ECONNRESET ? "reset" : "error";
+            return;
+        }
+    }
+}
+
+/* The stream ended (f): classify, then finish a close_notify observation. */
+static void conclude(struct conn *c, const struct options *o, const struct tls_failure *f,
+                     int64_t since_ms, const struct deadline *d, struct verdict *v)
+{
+    struct tls_failure ignored;
+
+    classify(c, f, v);
+    v->ms = now_ms() - since_ms;
+    if (v->kind != V_CLOSE_NOTIFY)
+        return;
+    if (o->mode == MODE_REPLY)
+        v->replied = tls_run(c, step_shutdown, NULL, d, &ignored);
+    observe_after_close_notify(c, d, v);
+}
+
+/* ------------------------------------------------------------------------ */
+/* JSON output                                                               */
+
+/* Writes s as a JSON string. Everything outside printable ASCII is escaped,
+ * so the line stays valid (ASCII) JSON whatever OpenSSL or libc returned. */
+static void json_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(out, "\\%c", *p);
+        else if (*p < 0x20 || *p >= 0x7f)
+            fprintf(out, "\\u%04x", *p);
+        else
+            fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+struct json {
+    FILE *out;
+    bool first;
+};
+
+static void json_begin(struct json *j, FILE *out)
+{
+    *j = (struct json){ out, true };
+    fputc('{', out);
+}
+
+static void json_key(struct json *j, const char *key)
+{
+    if (!j->first)
+        fputc(',', j->out);
+    j->first = false;
+    json_string(j->out, key);
+    fputc(':', j->out);
+}
+
+/* NULL is written as null. */
+static void json_str(struct json *j, const char *key, const char *value)
+{
+    json_key(j, key);
+    if (value == NULL)
+        fputs("null", j->out);
+    else
+        json_string(j->out, value);
+}
+
+static void json_int(struct json *j, const char *key, int64_t value)
+{
+    json_key(j, key);
+    fprintf(j->out, "%" PRId64, value);
+}
+
+static void json_bool(struct json *j, const char *key, bool value)
+{
+    json_key(j, key);
+    fputs(value ? "true" : "false", j->out);
+}
+
+/* One line per object, flushed: the test suite reads the lines as they come. */
+static void json_end(struct json *j)
+{
+    fputs("}\n", j->out);
+    fflush(j->out);
+}
+
+static void json_alerts(struct json *j, const struct conn *c)
+{
+    char text[128];
+
+    json_key(j, "alerts");
+    fputc('[', j->out);
+    for (size_t i = 0; i < c->n_alerts; i++) {
+        int value = c->alerts[i].level << 8 | c->alerts[i].desc;
+
+        snprintf(text, sizeof text, "%s:%s", SSL_alert_type_string_long(value),
+                 SSL_alert_desc_string_long(value));
+        lowercase(text);
+        if (i > 0)
+            fputc(',', j->out);
+        json_string(j->out, text);
+    }
+    fputc(']', j->out);
+}
+
+static void print_verdict(const struct options *o, int index, const struct conn *c,
+                          const struct verdict *v)
+{
+    struct json j;
+
+    json_begin(&j, stdout);
+    json_str(&j, "role", o->command == CMD_SERVER ? "server" : "client");
+    json_int(&j, "conn", index);
+    json_str(&j, "tls", c->tls_version);
+    json_str(&j, "verdict", verdict_names[v->kind]);
+    if (v->kind == V_ALERT || v->kind == V_ERROR)
+        json_str(&j, "detail", v->detail);
+    json_str(&j, "after", v->after);
+    json_int(&j, "extra", (int64_t)v->extra);
+    json_int(&j, "app_in", (int64_t)c->app_in);
+    json_int(&j, "app_in_after", (int64_t)c->app_in_after);
+    json_alerts(&j, c);
+    if (o->mode == MODE_REPLY)
+        json_bool(&j, "replied", v->replied);
+    json_int(&j, "ms", v->ms);
+    if (v->stage != NULL)
+        json_str(&j, "stage", v->stage);
+    json_end(&j);
+}
+
+/* ------------------------------------------------------------------------ */
+/* TLS contexts                                                              */
+
+static SSL_CTX *make_ctx(const struct options *o, bool server)
+{
+    SSL_CTX *ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+
+    if (ctx == NULL)
+        die("SSL_CTX_new");
+    if (o->tls_version != 0 &&
+        (!SSL_CTX_set_min_proto_version(ctx, o->tls_version) ||
+         !SSL_CTX_set_max_proto_version(ctx, o->tls_version)))
+        die("setting the TLS version");
+    /* No read-ahead: OpenSSL then reads exactly one record at a time and
+     * stops right after the close_notify, leaving what follows in the socket
+     * for observe_after_close_notify(). */
+    SSL_CTX_set_read_ahead(ctx, 0);
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+    /* Without it, OpenSSL 3 answers a bare EOF by writing a fatal
+     * decode_error alert, which a half-closed program under test would see:
+     * the peer must not send anything the test did not ask for. */
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
+    SSL_CTX_set_info_callback(ctx, on_info);
+    SSL_CTX_set_msg_callback(ctx, on_msg);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    return ctx;
+}
+
+static void load_server_identity(SSL_CTX *ctx, const struct options *o)
+{
+    EVP_PKEY *key;
+    X509 *cert;
+
+    if (o->cert_file != NULL) {
+        if (SSL_CTX_use_certificate_chain_file(ctx, o->cert_file) != 1)
+            die(o->cert_file);
+        if (SSL_CTX_use_PrivateKey_file(ctx, o->key_file, SSL_FILETYPE_PEM) != 1)
+            die(o->key_file);
+    } else {
+        key = make_p256_key();
+        cert = make_self_signed_cert(key);
+        if (SSL_CTX_use_certificate(ctx, cert) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1)
+            die("using the generated certificate");
+        X509_free(cert);
+        EVP_PKEY_free(key);
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1)
+        die("certificate and key do not match");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Server                                                                    */
+
+/* Handshake, request line, response. False: the stream ended in between;
+ * v->stage says where and *f how. */
+static bool server_exchange(struct conn *c, const struct options *o,
+                            const struct deadline *d, struct tls_failure *f,
+                            struct verdict *v)
+{
+    v->stage = "handshake";
+    if (!tls_handshake(c, d, f))
+        return false;
+    v->stage = "request";
+    if (!tls_read_app(c, true, d, f))
+        return false;
+    v->stage = "response";
+    if (!send_response(c, o->response_len, d, f))
+        return false;
+    v->stage = NULL;
+    return true;
+}
+
+/* Runs one connection; the fd belongs to it from here on. */
+static void serve_connection(const struct options *o, SSL_CTX *ctx, int fd, int index)
+{
+    struct conn c;
+    struct verdict v = { 0 };
+    struct tls_failure f;
+    int64_t since = now_ms();
+    struct deadline d = deadline_in(o->timeout_ms);
+
+    conn_open(&c, ctx, fd, true);
+    if (server_exchange(&c, o, &d, &f, &v)) {
+        /* The end of the connection is what the test is about: its own,
+         * full timeout starts when the response has been written. */
+        since = now_ms();
+        d = deadline_in(o->timeout_ms);
+        if (o->mode == MODE_RESET) {
+            abort_connection(&c);
+            v.kind = V_RESET_SENT;
+            v.ms = now_ms() - since;
+            print_verdict(o, index, &c, &v);
+            return;
+        }
+        v.stage = o->mode == MODE_CLOSE ? "close" : NULL;
+        if (o->mode != MODE_CLOSE || tls_run(&c, step_shutdown, NULL, &d, &f)) {
+            v.stage = NULL;
+            (void)tls_read_app(&c, false, &d, &f); /* returns at the end only */
+        }
+    }
+    conclude(&c, o, &f, since, &d, &v);
+    print_verdict(o, index, &c, &v);
+    conn_close(&c);
+}
+
+/* No connection came: report it as this connection's verdict. */
+static void report_accept_timeout(const struct options *o, int index, int64_t since)
+{
+    struct conn c = { .fd = -1 };
+    struct verdict v = { .kind = V_TIMEOUT, .stage = "accept" };
+
+    v.ms = now_ms() - since;
+    print_verdict(o, index, &c, &v);
+}
+
+static int run_server(const struct options *o)
+{
+    SSL_CTX *ctx = make_ctx(o, true);
+    int port;
+    int lfd;
+
+    load_server_identity(ctx, o);
+    lfd = listen_loopback(&port);
+    printf("{\"port\":%d}\n", port);
+    fflush(stdout);
+    for (int i = 1; i <= o->count; i++) {
+        int64_t since = now_ms();
+        struct deadline d = deadline_in(o->timeout_ms);
+        int fd = accept_bounded(lfd, &d);
+
+        if (fd < 0) {
+            /* Later connections would only time out one by one as well. */
+            report_accept_timeout(o, i, since);
+            break;
+        }
+        serve_connection(o, ctx, fd, i);
+    }
+    close(lfd);
+    SSL_CTX_free(ctx);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Client                                                                    */
+
+static int run_client(const struct options *o)
+{
+    SSL_CTX *ctx = make_ctx(o, false);
+    int64_t since = now_ms();
+    struct deadline d = deadline_in(o->timeout_ms);
+    struct conn c;
+    struct verdict v = { 0 };
+    struct tls_failure f;
+
+    conn_open(&c, ctx, connect_bounded(o->port, &d), false);
+    v.stage = "handshake";
+    if (tls_handshake(&c, &d, &f)) {
+        v.stage = "request";
+        if (tls_write_all(&c, request_line, strlen(request_line), &d, &f)) {
+            v.stage = NULL;
+            since = now_ms();
+            d = deadline_in(o->timeout_ms);
+            (void)tls_read_app(&c, false, &d, &f); /* returns at the end only */
+        }
+    }
+    conclude(&c, o, &f, since, &d, &v);
+    print_verdict(o, 1, &c, &v);
+    conn_close(&c);
+    SSL_CTX_free(ctx);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+
+int main(int argc, char **argv)
+{
+    struct options o;
+
+    parse_args(&o, argc, argv);
+    /* Writes to a connection the other side reset must fail with EPIPE, not
+     * kill the peer: OpenSSL writes with plain write(). */
+    signal(SIGPIPE, SIG_IGN);
+    switch (o.command) {
+    case CMD_GENCERT:
+        return run_gencert(&o);
+    case CMD_SERVER:
+        return run_server(&o);
+    case CMD_CLIENT:
+        return run_client(&o);
+    }
+    return EXIT_USAGE;
+}

@@ -1,0 +1,335 @@
+/* Shared helper of the sample legacy programs; see sample.h. */
+#include "sample.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+
+/* Upper bound of every wait of the non-blocking variant. */
+#define SAMPLE_TIMEOUT_MS 10000
+
+static const char *opt_host = "127.0.0.1";
+static const char *opt_cert;
+static const char *opt_key;
+static int opt_port = -1;
+
+static _Noreturn void usage(const char *prog, const char *msg)
+{
+	fprintf(stderr, "sample: %s: %s\n", prog, msg);
+	exit(2);
+}
+
+static void parse(int argc, char **argv, int server)
+{
+	const char *prog = argc > 0 && argv[0] ? argv[0] : "sample";
+	const char *slash = strrchr(prog, '/');
+	struct sigaction sa;
+	sigset_t set;
+
+	if (slash)
+		prog = slash + 1;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!server && strncmp(a, "--port=", 7) == 0) {
+			char *end;
+			long v = strtol(a + 7, &end, 10);
+
+			if (end == a + 7 || *end || v <= 0 || v > 65535)
+				usage(prog, "bad --port");
+			opt_port = (int)v;
+		} else if (strncmp(a, "--host=", 7) == 0 && a[7]) {
+			opt_host = a + 7;
+		} else if (server && strncmp(a, "--cert=", 7) == 0 && a[7]) {
+			opt_cert = a + 7;
+		} else if (server && strncmp(a, "--key=", 6) == 0 && a[6]) {
+			opt_key = a + 6;
+		} else {
+			fprintf(stderr, "sample: %s: unknown argument '%s'\n", prog, a);
+			exit(2);
+		}
+	}
+	if (!server && opt_port < 0)
+		usage(prog, "--port=N is required");
+	if (server && (!opt_cert || !opt_key))
+		usage(prog, "--cert=FILE and --key=FILE are required");
+
+	/* Whatever the test harness inherited, the sample must die of SIGPIPE
+	 * like an unprotected program: default disposition, not blocked. */
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+
+	fprintf(stderr, "sample: %s %s\n", prog, OpenSSL_version(OPENSSL_VERSION));
+}
+
+void sample_init(int argc, char **argv)
+{
+	parse(argc, argv, 0);
+}
+
+void sample_init_server(int argc, char **argv)
+{
+	parse(argc, argv, 1);
+}
+
+const char *sample_host(void)
+{
+	return opt_host;
+}
+
+int sample_port(void)
+{
+	return opt_port;
+}
+
+const char *sample_cert(void)
+{
+	return opt_cert;
+}
+
+const char *sample_key(void)
+{
+	return opt_key;
+}
+
+static _Noreturn void fail_common(const char *what, int code, int err)
+{
+	char line[1024];
+	size_t len;
+	unsigned long e;
+
+	len = (size_t)snprintf(line, sizeof line, "sample: %s", what);
+	if (code >= 0 && len < sizeof line)
+		len += (size_t)snprintf(line + len, sizeof line - len, ": SSL_get_error=%d", code);
+	if (err && len < sizeof line)
+		len += (size_t)snprintf(line + len, sizeof line - len, ": errno=%d (%s)", err, strerror(err));
+	while ((e = ERR_get_error()) != 0 && len < sizeof line) {
+		char buf[256];
+
+		ERR_error_string_n(e, buf, sizeof buf);
+		len += (size_t)snprintf(line + len, sizeof line - len, ": %s", buf);
+	}
+	fprintf(stderr, "%s\n", line);
+	exit(1);
+}
+
+void sample_fail(const char *what)
+{
+	fail_common(what, -1, errno);
+}
+
+void sample_fail_ssl(SSL *ssl, int ret, const char *what)
+{
+	int err = errno;
+
+	fail_common(what, SSL_get_error(ssl, ret), err);
+}
+
+void sample_done(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("ok ", stdout);
+	va_start(ap, fmt);
+	vfprintf(stdout, fmt, ap);
+	va_end(ap);
+	fputc('\n', stdout);
+	fflush(stdout);
+}
+
+SSL_CTX *sample_client_ctx(void)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (!ctx)
+		sample_fail("SSL_CTX_new failed");
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
+	    !SSL_CTX_set_max_proto_version(ctx, 0))
+		sample_fail("SSL_CTX_set_{min,max}_proto_version failed");
+	return ctx;
+}
+
+/* TCP socket to --host:--port; with nonblocking, O_NONBLOCK is set before
+ * connect() and the connection is completed with poll(). */
+static int tcp_connect(int nonblocking)
+{
+	struct addrinfo hints, *res;
+	char port[16];
+	int fd, rc;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	snprintf(port, sizeof port, "%d", opt_port);
+	rc = getaddrinfo(opt_host, port, &hints, &res);
+	if (rc != 0) {
+		fprintf(stderr, "sample: getaddrinfo %s: %s\n", opt_host, gai_strerror(rc));
+		exit(1);
+	}
+	fd = socket(res->ai_family, res->ai_socktype, res->ai_protocol);
+	if (fd < 0)
+		sample_fail("socket failed");
+	if (nonblocking && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
+		sample_fail("fcntl O_NONBLOCK failed");
+	rc = connect(fd, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	if (rc < 0 && nonblocking && errno == EINPROGRESS) {
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		int err = 0;
+		socklen_t len = sizeof err;
+
+		rc = poll(&p, 1, SAMPLE_TIMEOUT_MS);
+		if (rc == 0) {
+			errno = 0;
+			sample_fail("connect timed out");
+		}
+		if (rc < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			sample_fail("poll/getsockopt after connect failed");
+		errno = err;
+		rc = err ? -1 : 0;
+	}
+	if (rc < 0)
+		sample_fail("connect failed");
+	return fd;
+}
+
+static void tls_setup(struct sample *s, int nonblocking)
+{
+	s->ctx = sample_client_ctx();
+	s->fd = tcp_connect(nonblocking);
+	s->ssl = SSL_new(s->ctx);
+	if (!s->ssl)
+		sample_fail("SSL_new failed");
+	if (!SSL_set_fd(s->ssl, s->fd))
+		sample_fail("SSL_set_fd failed");
+}
+
+void sample_handshake(struct sample *s)
+{
+	int r;
+
+	tls_setup(s, 0);
+	errno = 0;
+	r = SSL_connect(s->ssl);
+	if (r != 1)
+		sample_fail_ssl(s->ssl, r, "SSL_connect failed");
+}
+
+void sample_write(struct sample *s, const char *text)
+{
+	int len = (int)strlen(text);
+	int r;
+	char what[64];
+
+	errno = 0;
+	r = SSL_write(s->ssl, text, len);
+	if (r != len) {
+		snprintf(what, sizeof what, "SSL_write of %d bytes failed (returned %d)", len, r);
+		sample_fail_ssl(s->ssl, r, what);
+	}
+}
+
+static void check_response(const char *buf, size_t len)
+{
+	if (len != 6 || memcmp(buf, "world\n", 6) != 0) {
+		fprintf(stderr, "sample: unexpected response (%zu bytes): '%.*s'\n",
+			len, (int)len, buf);
+		exit(1);
+	}
+}
+
+int sample_connect(struct sample *s)
+{
+	char buf[64];
+	size_t len = 0;
+
+	sample_handshake(s);
+	sample_write(s, "hello\n");
+	while (len == 0 || buf[len - 1] != '\n') {
+		int r;
+
+		if (len == sizeof buf)
+			check_response(buf, len);
+		errno = 0;
+		r = SSL_read(s->ssl, buf + len, (int)(sizeof buf - len));
+		if (r <= 0)
+			sample_fail_ssl(s->ssl, r, "SSL_read of the response failed");
+		len += (size_t)r;
+	}
+	check_response(buf, len);
+	return 0;
+}
+
+/* Waits (bounded) until the socket is ready for what SSL asked for after a
+ * call returned r; exits on any other error. */
+static void nb_wait(struct sample *s, int r, const char *what)
+{
+	int err = SSL_get_error(s->ssl, r);
+	struct pollfd p = { .fd = s->fd };
+	int rc;
+
+	if (err == SSL_ERROR_WANT_READ)
+		p.events = POLLIN;
+	else if (err == SSL_ERROR_WANT_WRITE)
+		p.events = POLLOUT;
+	else
+		sample_fail_ssl(s->ssl, r, what);
+	rc = poll(&p, 1, SAMPLE_TIMEOUT_MS);
+	if (rc < 0 && errno != EINTR)
+		sample_fail("poll failed");
+	if (rc == 0) {
+		char msg[128];
+
+		errno = 0;
+		snprintf(msg, sizeof msg, "%s: timed out waiting for %s", what,
+			 err == SSL_ERROR_WANT_READ ? "POLLIN" : "POLLOUT");
+		sample_fail(msg);
+	}
+}
+
+int sample_connect_nonblocking(struct sample *s)
+{
+	static const char req[] = "hello\n";
+	char buf[64];
+	size_t len = 0;
+	int r;
+
+	tls_setup(s, 1);
+	while (errno = 0, (r = SSL_connect(s->ssl)) != 1)
+		nb_wait(s, r, "SSL_connect failed");
+	/* A retried SSL_write must repeat the same arguments. */
+	while (errno = 0, (r = SSL_write(s->ssl, req, (int)sizeof req - 1)) <= 0)
+		nb_wait(s, r, "SSL_write of the request failed");
+	if (r != (int)sizeof req - 1)
+		sample_fail("short SSL_write of the request");
+	while (len == 0 || buf[len - 1] != '\n') {
+		if (len == sizeof buf)
+			check_response(buf, len);
+		errno = 0;
+		r = SSL_read(s->ssl, buf + len, (int)(sizeof buf - len));
+		if (r > 0)
+			len += (size_t)r;
+		else
+			nb_wait(s, r, "SSL_read of the response failed");
+	}
+	check_response(buf, len);
+	return 0;
+}

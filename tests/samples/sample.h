@@ -1,0 +1,66 @@
+/* Shared helper of the sample legacy programs in tests/samples.
+ *
+ * Each sample connects to the test peer, exchanges "hello\n" / "world\n" and
+ * then ends its TLS connection in one specific, mostly sloppy, way. The helper
+ * hides everything that is not part of that pattern. It builds against the
+ * OpenSSL 1.1.1 and 3.x headers alike.
+ *
+ * Output contract: one line "sample: <program> <OpenSSL version>" on stderr at
+ * start; on success exactly one "ok <details>" line on stdout and exit 0; on
+ * failure one "sample: <what failed>..." line on stderr and exit 1 (2 for
+ * usage errors).
+ */
+#ifndef TLSCLOSE_SAMPLE_H
+#define TLSCLOSE_SAMPLE_H
+
+#include <openssl/ssl.h>
+
+struct sample {
+	SSL_CTX *ctx;
+	SSL *ssl;
+	int fd;
+};
+
+/* Parses --port=N (required) and --host=ADDR (default 127.0.0.1), prints the
+ * "sample:" line and resets SIGPIPE to its default disposition, unblocked, so
+ * that a sample dies of SIGPIPE as an unprotected real program would. */
+void sample_init(int argc, char **argv);
+
+/* The same for a sample server: --cert=PEM and --key=PEM are required,
+ * --host=ADDR is the listening address (default 127.0.0.1), no --port. */
+void sample_init_server(int argc, char **argv);
+
+const char *sample_host(void);
+int sample_port(void);
+const char *sample_cert(void);
+const char *sample_key(void);
+
+/* Client context: TLS_client_method, no verification, TLS 1.2 and 1.3. */
+SSL_CTX *sample_client_ctx(void);
+
+/* Blocking TCP connect + SSL_connect (s->ctx, s->ssl, s->fd set), no data. */
+void sample_handshake(struct sample *s);
+
+/* sample_handshake, then SSL_write "hello\n" and SSL_read until the "\n" of
+ * "world\n". Returns 0; on failure prints a "sample:" line and exits 1. */
+int sample_connect(struct sample *s);
+
+/* As sample_connect, with the socket O_NONBLOCK from before connect(); every
+ * step (connect, SSL_connect, SSL_write, SSL_read) is driven by poll() on
+ * SSL_ERROR_WANT_READ/WANT_WRITE. The socket stays non-blocking. */
+int sample_connect_nonblocking(struct sample *s);
+
+/* SSL_write of the whole text on a blocking connection; exits 1 on failure. */
+void sample_write(struct sample *s, const char *text);
+
+/* Prints "sample: <what>" followed by errno (if set) and the OpenSSL error
+ * queue, then exits 1. */
+_Noreturn void sample_fail(const char *what);
+
+/* As sample_fail, with the SSL_get_error() code of the failed call. */
+_Noreturn void sample_fail_ssl(SSL *ssl, int ret, const char *what);
+
+/* Prints "ok <details>" on stdout and flushes. Does not exit. */
+void sample_done(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,302 @@
+#!/usr/bin/env python3
+"""Table-driven end-to-end scenarios for tlsclose, printed as TAP.
+
+Each scenario runs one sample "legacy" program (tests/samples) against the
+strict test peer (tests/peer, system OpenSSL 3, never preloaded) twice: bare
+and with libtlsclose.so preloaded, in TLS 1.2 and TLS 1.3. It asserts what the
+peer observed on the wire (close_notify or not, what followed it, how many
+application bytes arrived), what the program printed and how it exited, and
+for the preloaded run the event the shim logged. The bare run shows the
+failure the shim fixes: a test whose bare and shimmed expectations differ
+can fail.
+
+usage: scenarios.py --openssl=3|1.1.1 --samples=DIR
+Environment: TC_SRCDIR, TC_BUILDDIR, TLSCLOSE_LIBRARY (from make check).
+"""
+
+import argparse
+import json
+import os
+import select
+import subprocess
+import sys
+import tempfile
+
+TIMEOUT = 20  # seconds: upper bound for any single process
+PEER_TIMEOUT_MS = 5000
+
+# Peer verdicts, as expectations.
+CN = {"verdict": "close_notify", "after": "fin", "extra": 0}
+NOT_CN = {"verdict": ("eof", "reset")}
+EOF = {"verdict": "eof"}
+
+
+def sent(trigger):
+    """The shim must have logged close_notify sent for this trigger."""
+    return {"event": "sent", "trigger": trigger}
+
+
+def skipped(reason):
+    return {"event": "skipped", "reason": reason}
+
+
+# name, program, options, bare expectation, shimmed expectation.
+# options: env (extra variables for both runs), peer_mode, stdout (a string
+# the program's "ok" line must contain), app_in_after (bytes the peer must
+# count after the request), event (an event the shim must log, or None for
+# "no sent event at all"), python / server / no_tls (how to run it).
+SCENARIOS = [
+    ("close only", "close_only", {}, NOT_CN, CN, sent("close")),
+    ("SSL_free then close", "free_then_close", {}, NOT_CN, CN, sent("free")),
+    ("close then SSL_free", "close_then_free", {}, NOT_CN, CN, sent("close")),
+    ("exit with the connection open", "exit_open", {}, NOT_CN, CN, sent("exit")),
+    ("return from main", "return_main", {}, NOT_CN, CN, sent("exit")),
+    ("shutdown(SHUT_RDWR)", "shutdown_rdwr", {}, NOT_CN, CN, sent("shutdown")),
+    ("shutdown(SHUT_RD) sends nothing", "shutdown_rd", {"app_in_after": 5},
+     EOF, EOF, None),
+    ("quiet shutdown, notify=on", "quiet", {}, EOF, EOF, skipped("quiet")),
+    ("quiet shutdown, notify=always", "quiet",
+     {"env": {"TLSCLOSE_NOTIFY": "always"}}, EOF, CN, sent("quiet")),
+    ("SSL_set_shutdown idiom, notify=on", "set_shutdown_idiom", {},
+     EOF, EOF, skipped("quiet")),
+    ("SSL_set_shutdown idiom, notify=always", "set_shutdown_idiom",
+     {"env": {"TLSCLOSE_NOTIFY": "always"}}, EOF, CN, sent("free")),
+    ("BIO_new_ssl_connect + BIO_free_all: exactly one close_notify",
+     "bio_ssl_connect", {}, CN, CN, None),
+    ("non-blocking socket", "nonblocking", {}, NOT_CN, CN, sent("close")),
+    ("dup: sent only at the last close", "dup_close", {"app_in_after": 5},
+     NOT_CN, CN, sent("close")),
+    ("dup2 over the TLS descriptor", "dup2_over", {}, NOT_CN, CN, sent("close")),
+    ("dup3 over the TLS descriptor", "dup3_over", {}, NOT_CN, CN, sent("close")),
+    ("fcntl(F_DUPFD) copy closed first", "fcntl_dupfd", {"app_in_after": 5},
+     NOT_CN, CN, sent("close")),
+    ("close_range", "close_range", {}, NOT_CN, CN, sent("close")),
+    ("closefrom", "closefrom", {}, NOT_CN, CN, sent("close")),
+    ("fclose of an fdopen'ed socket", "fclose", {}, NOT_CN, CN, sent("close")),
+    ("fork: the child closes its copy, the parent's session goes on",
+     "fork_child_close", {"app_in_after": 5}, NOT_CN, CN, sent("close")),
+    ("fd reuse: a plain socket on the same number gets no TLS byte", "fd_reuse",
+     {"stdout": "plain_bytes=0"}, NOT_CN, CN, sent("close")),
+    ("fd closed behind the shim's back, then reused", "fd_reuse_raw",
+     {"stdout": "plain_bytes=0"}, NOT_CN, NOT_CN, skipped("fd reused")),
+    ("peer reset before close: no SIGPIPE, close returns 0", "peer_reset",
+     {"peer_mode": "reset", "stdout": "close=0 errno=0"},
+     {"verdict": "reset_sent"}, {"verdict": "reset_sent"}, skipped("peer gone")),
+    ("errno and the error queue unchanged", "errno_errqueue",
+     {"stdout": "errno_kept queue_kept"}, NOT_CN, CN, sent("free")),
+    ("unread data: drained, FIN not RST", "write_only_close", {},
+     NOT_CN, CN, sent("close")),
+    ("notify=off sends nothing", "close_only", {"env": {"TLSCLOSE_NOTIFY": "off"}},
+     NOT_CN, NOT_CN, None),
+    ("wait_ms: the peer's answer is awaited", "close_only",
+     {"env": {"TLSCLOSE_WAIT_MS": "3000"}, "peer_mode": "reply"},
+     NOT_CN, dict(CN, replied=True),
+     dict(sent("close"), detail="peer answered with close_notify")),
+    ("a sample server closing without close_notify", "server_close", {"server": True},
+     NOT_CN, CN, sent("close")),
+    ("Python client: sock.close() without unwrap()", "python_close.py",
+     {"python": True}, NOT_CN, CN, sent("free")),
+]
+
+
+class Tap:
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def result(self, ok, name, diag=()):
+        self.n += 1
+        print(("ok" if ok else "not ok") + f" {self.n} - {name}")
+        if not ok:
+            self.failed += 1
+            for line in diag:
+                for part in str(line).splitlines():
+                    print(f"#   {part}")
+        sys.stdout.flush()
+
+    def skip(self, name, reason):
+        self.n += 1
+        print(f"ok {self.n} - {name} # SKIP {reason}")
+
+    def done(self):
+        print(f"1..{self.n}")
+
+
+def read_line(proc, what, timeout=TIMEOUT):
+    """One line from proc's stdout, bounded in time."""
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    if not ready:
+        raise RuntimeError(f"{what}: no output within {timeout}s")
+    line = proc.stdout.readline()
+    if not line:
+        raise RuntimeError(f"{what}: exited without output")
+    return json.loads(line)
+
+
+def clean_env():
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("TLSCLOSE_") and k != "LD_PRELOAD"}
+    env["LC_ALL"] = "C"
+    return env
+
+
+class Runner:
+    def __init__(self, args):
+        self.args = args
+        self.build = os.environ["TC_BUILDDIR"]
+        self.src = os.environ["TC_SRCDIR"]
+        self.lib = os.environ["TLSCLOSE_LIBRARY"]
+        self.peer = os.path.join(self.build, "tests", "peer")
+        self.certs = os.path.join(self.build, "tests", "certs")
+        self.cert = os.path.join(self.certs, "cert.pem")
+        self.key = os.path.join(self.certs, "key.pem")
+        self.tmp = tempfile.mkdtemp(prefix="tlsclose-scenarios-")
+        self.python = os.environ.get("PYTHON3") or "/usr/bin/python3"
+
+    def ensure_cert(self):
+        if not os.path.exists(self.key):
+            os.makedirs(self.certs, exist_ok=True)
+            subprocess.run([self.peer, "gencert", self.cert, self.key], check=True,
+                           timeout=TIMEOUT)
+
+    def program(self, prog, opts):
+        if opts.get("python"):
+            return [self.python, os.path.join(self.src, "tests", "samples", prog)]
+        return [os.path.join(self.args.samples, prog)]
+
+    def env(self, opts, shim, log):
+        env = clean_env()
+        env.update(opts.get("env", {}))
+        if shim:
+            env["LD_PRELOAD"] = self.lib
+            env["TLSCLOSE_LOG"] = log
+            env["TLSCLOSE_LOG_LEVEL"] = "debug"
+            env["TLSCLOSE_LOG_FORMAT"] = "json"
+        return env
+
+    def run_client(self, prog, opts, tls, env):
+        """Peer as server, the sample as client. Returns (verdict, proc)."""
+        mode = opts.get("peer_mode", "normal")
+        peer = subprocess.Popen(
+            [self.peer, "server", f"--tls{tls}", f"--cert={self.cert}",
+             f"--key={self.key}", f"--mode={mode}", f"--timeout={PEER_TIMEOUT_MS}"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env())
+        try:
+            port = read_line(peer, "peer")["port"]
+            proc = subprocess.run(self.program(prog, opts) + [f"--port={port}"],
+                                  env=env, capture_output=True, text=True, timeout=TIMEOUT)
+            verdict = read_line(peer, "peer verdict")
+        finally:
+            peer.kill() if peer.poll() is None else None
+            peer.wait()
+        return verdict, proc
+
+    def run_server(self, prog, opts, tls, env):
+        """The sample as server, the peer as client."""
+        server = subprocess.Popen(
+            self.program(prog, opts) + [f"--cert={self.cert}", f"--key={self.key}"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            port = read_line(server, prog)["port"]
+            peer = subprocess.run(
+                [self.peer, "client", f"--port={port}", f"--tls{tls}",
+                 f"--timeout={PEER_TIMEOUT_MS}"],
+                capture_output=True, text=True, timeout=TIMEOUT, env=clean_env())
+            verdict = json.loads(peer.stdout.splitlines()[0])
+            out, err = server.communicate(timeout=TIMEOUT)
+        finally:
+            server.kill() if server.poll() is None else None
+        return verdict, subprocess.CompletedProcess(server.args, server.returncode, out, err)
+
+    def check(self, prog, opts, expect, event, proc, verdict, log, shim):
+        problems = []
+        for key, want in expect.items():
+            got = verdict.get(key)
+            if isinstance(want, tuple) and got not in want or \
+               not isinstance(want, tuple) and got != want:
+                problems.append(f"peer {key}={got!r}, expected {want!r}")
+        if "app_in_after" in opts and verdict.get("app_in_after") != opts["app_in_after"]:
+            problems.append(f"peer app_in_after={verdict.get('app_in_after')}, "
+                            f"expected {opts['app_in_after']}")
+        if proc.returncode != 0:
+            problems.append(f"program exit status {proc.returncode}")
+        if not proc.stdout.startswith("ok") or opts.get("stdout", "") not in proc.stdout:
+            problems.append(f"program stdout {proc.stdout.strip()!r}, "
+                            f"expected ok ... {opts.get('stdout', '')}")
+        want_version = "OpenSSL 1.1.1" if self.args.openssl == "1.1.1" else "OpenSSL 3."
+        if not opts.get("python") and want_version not in proc.stderr:
+            problems.append(f"program did not report {want_version}: {proc.stderr.strip()!r}")
+        if shim:
+            events = []
+            if os.path.exists(log):
+                with open(log) as f:
+                    for line in f:
+                        try:
+                            events.append(json.loads(line))
+                        except ValueError:
+                            problems.append(f"log line is not JSON: {line!r}")
+            sent_events = [e for e in events if e.get("event") == "sent"]
+            if event is None:
+                if sent_events:
+                    problems.append(f"shim sent close_notify unexpectedly: {sent_events}")
+            elif not any(all(e.get(k) == v for k, v in event.items()) for e in events):
+                problems.append(f"no event {event} in the log: {events}")
+            if len(sent_events) > 1:
+                problems.append(f"more than one sent event: {sent_events}")
+        if problems:
+            problems += [f"peer: {json.dumps(verdict)}", f"stderr: {proc.stderr.strip()}"]
+        return problems
+
+    def run(self, tap):
+        self.ensure_cert()
+        for name, prog, opts, bare, shimmed, event in SCENARIOS:
+            for tls in ("1.2", "1.3"):
+                for shim in (False, True):
+                    label = f"{name} [TLS {tls}, {'shim' if shim else 'bare'}]"
+                    if opts.get("python") and self.args.openssl != "3":
+                        tap.skip(label, "Debian's python3 uses OpenSSL 3")
+                        continue
+                    log = os.path.join(self.tmp, f"log-{tap.n + 1}")
+                    env = self.env(opts, shim, log)
+                    try:
+                        runner = self.run_server if opts.get("server") else self.run_client
+                        verdict, proc = runner(prog, opts, tls, env)
+                        problems = self.check(prog, opts, shimmed if shim else bare,
+                                              event, proc, verdict, log, shim)
+                    except (RuntimeError, subprocess.TimeoutExpired, ValueError,
+                            KeyError, IndexError) as e:
+                        problems = [f"{type(e).__name__}: {e}"]
+                    tap.result(not problems, label, problems)
+        self.no_tls(tap)
+
+    def no_tls(self, tap):
+        """A program that never uses TLS: same output, no libssl mapped."""
+        prog = [os.path.join(self.args.samples, "no_tls")]
+        bare = subprocess.run(prog, env=clean_env(), capture_output=True, text=True,
+                              timeout=TIMEOUT)
+        env = self.env({}, True, os.path.join(self.tmp, "log-no-tls"))
+        shim = subprocess.run(prog, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+        problems = []
+        if bare.returncode != 0 or shim.returncode != 0:
+            problems.append(f"exit status bare {bare.returncode}, shim {shim.returncode}")
+        if bare.stdout != shim.stdout:
+            problems.append(f"output differs:\n{bare.stdout}---\n{shim.stdout}")
+        if "libssl_mapped=0" not in shim.stdout:
+            problems.append("libssl mapped into a program that never uses TLS")
+        tap.result(not problems, "a program that never uses TLS: output unchanged, "
+                   "no libssl mapped", problems + [shim.stderr])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--openssl", choices=("3", "1.1.1"), required=True)
+    ap.add_argument("--samples", required=True)
+    args = ap.parse_args()
+    tap = Tap()
+    Runner(args).run(tap)
+    tap.done()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
