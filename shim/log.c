@@ -90,13 +90,18 @@ static void put_json_string(struct out *o, const char *s)
     put(o, "\"");
 }
 
-/* Text values with spaces are quoted so that lines stay machine-splittable. */
+/* Text values with spaces are quoted (and their quotes escaped) so that
+ * lines stay machine-splittable. */
 static void put_text_value(struct out *o, const char *key, const char *value)
 {
-    if (strpbrk(value, " \t\"="))
-        put(o, " %s=\"%s\"", key, value);
-    else
+    if (!strpbrk(value, " \t\"=\\")) {
         put(o, " %s=%s", key, value);
+        return;
+    }
+    put(o, " %s=\"", key);
+    for (; *value; value++)
+        put(o, (*value == '"' || *value == '\\') ? "\\%c" : "%c", *value);
+    put(o, "\"");
 }
 
 size_t tc_log_format(char *buf, size_t size, enum tc_format format, long pid,
@@ -135,7 +140,7 @@ size_t tc_log_format(char *buf, size_t size, enum tc_format format, long pid,
         if (o.len == size - 1 && size > 2) {
             /* Truncated: keep the line valid JSON rather than cut mid-token. */
             o.len = 0;
-            put(&o, "{\"tlsclose\":%ld,\"event\":\"%s\",\"truncated\":true}", pid, ev->name);
+            put(&o, "{\"tlsclose\":%ld,\"truncated\":true}", pid);
         }
     } else {
         put(&o, "tlsclose[%ld]: %s", pid, ev->name);

@@ -16,7 +16,8 @@
  *
  *   {"role":"server","conn":1,"tls":"TLSv1.3","verdict":"close_notify",
  *    ["detail":"..."],"after":"fin","extra":0,"app_in":6,"app_in_after":0,
- *    "alerts":["warning:close notify"],["replied":true],"ms":12,["stage":"..."]}
+ *    "alerts":["warning:close notify"],["replied":true],["write_error":"..."],
+ *    "ms":12,["stage":"..."]}
  *
  *   verdict   close_notify | eof | reset | alert | error | timeout | reset_sent
  *   detail    only for alert (alert description) and error (reason text)
@@ -28,6 +29,10 @@
  *             request for the server, the response for the client)
  *   alerts    every alert received, "level:description", lowercase
  *   replied   only with --mode=reply: whether our own close_notify went out
+ *   write_error  only when one of our writes (response, request, close_notify
+ *             in --mode=close) failed because the other side was already
+ *             gone; the observation goes on and the verdict still describes
+ *             what arrived from the other side
  *   ms        from the response sent (server) / request sent (client) to the
  *             end of the stream; from the start of the connection when the
  *             connection ended earlier
@@ -789,6 +794,7 @@ struct verdict {
     const char *after;   /* V_CLOSE_NOTIFY: "fin", "reset", ...; else NULL */
     uint64_t extra;      /* V_CLOSE_NOTIFY: raw bytes after the alert record */
     bool replied;        /* --mode=reply: our close_notify went out */
+    char write_error[128]; /* our response/request/close_notify failed */
     int64_t ms;
     const char *stage;   /* NULL when the stream ended where expected */
 };
@@ -799,10 +805,15 @@ static void lowercase(char *s)
         *s = (char)tolower((unsigned char)*s);
 }
 
+static void set_detail_to(char *dst, size_t size, const char *text)
+{
+    snprintf(dst, size, "%s", text);
+    lowercase(dst);
+}
+
 static void set_detail(struct verdict *v, const char *text)
 {
-    snprintf(v->detail, sizeof v->detail, "%s", text);
-    lowercase(v->detail);
+    set_detail_to(v->detail, sizeof v->detail, text);
 }
 
 /* OpenSSL reports a received fatal alert as an SSL-library error whose reason
@@ -922,6 +933,20 @@ static void observe_after_close_notify(struct conn *c, const struct deadline *d,
             return;
         }
     }
+}
+
+/* One of our own writes failed. If the socket said why (EPIPE, ECONNRESET:
+ * the other side is gone), the SSL object is still usable for reading and
+ * what the other side sent before going away is still queued: note the
+ * failure and go on observing, so that the verdict always describes what
+ * arrived, not how fast we were. Returns false when the observation must end
+ * here instead (timeout, or an OpenSSL error that poisons the connection). */
+static bool note_write_failure(const struct tls_failure *f, struct verdict *v)
+{
+    if (f->timed_out || f->ssl_error != SSL_ERROR_SYSCALL || f->sys_errno == 0)
+        return false;
+    set_detail_to(v->write_error, sizeof v->write_error, strerror(f->sys_errno));
+    return true;
 }
 
 /* The stream ended (f): classify, then finish a close_notify observation. */
@@ -1045,6 +1070,8 @@ static void print_verdict(const struct options *o, int index, const struct conn 
     json_alerts(&j, c);
     if (o->mode == MODE_REPLY)
         json_bool(&j, "replied", v->replied);
+    if (v->write_error[0] != '\0')
+        json_str(&j, "write_error", v->write_error);
     json_int(&j, "ms", v->ms);
     if (v->stage != NULL)
         json_str(&j, "stage", v->stage);
@@ -1118,10 +1145,23 @@ static bool server_exchange(struct conn *c, const struct options *o,
     if (!tls_read_app(c, true, d, f))
         return false;
     v->stage = "response";
-    if (!send_response(c, o->response_len, d, f))
+    if (!send_response(c, o->response_len, d, f) && !note_write_failure(f, v))
         return false;
     v->stage = NULL;
     return true;
+}
+
+/* After the response: the part of the connection the test is about. */
+static void server_observe_end(struct conn *c, const struct options *o,
+                               const struct deadline *d, struct tls_failure *f,
+                               struct verdict *v)
+{
+    if (o->mode == MODE_CLOSE && !tls_run(c, step_shutdown, NULL, d, f) &&
+        !note_write_failure(f, v)) {
+        v->stage = "close";
+        return;
+    }
+    (void)tls_read_app(c, false, d, f); /* returns at the end only */
 }
 
 /* Runs one connection; the fd belongs to it from here on. */
@@ -1146,11 +1186,7 @@ static void serve_connection(const struct options *o, SSL_CTX *ctx, int fd, int 
             print_verdict(o, index, &c, &v);
             return;
         }
-        v.stage = o->mode == MODE_CLOSE ? "close" : NULL;
-        if (o->mode != MODE_CLOSE || tls_run(&c, step_shutdown, NULL, &d, &f)) {
-            v.stage = NULL;
-            (void)tls_read_app(&c, false, &d, &f); /* returns at the end only */
-        }
+        server_observe_end(&c, o, &d, &f, &v);
     }
     conclude(&c, o, &f, since, &d, &v);
     print_verdict(o, index, &c, &v);
@@ -1210,7 +1246,8 @@ static int run_client(const struct options *o)
     v.stage = "handshake";
     if (tls_handshake(&c, &d, &f)) {
         v.stage = "request";
-        if (tls_write_all(&c, request_line, strlen(request_line), &d, &f)) {
+        if (tls_write_all(&c, request_line, strlen(request_line), &d, &f) ||
+            note_write_failure(&f, &v)) {
             v.stage = NULL;
             since = now_ms();
             d = deadline_in(o->timeout_ms);

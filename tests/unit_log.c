@@ -1,0 +1,43 @@
+/* unit_log: event formatting (shim/log.c), text and JSON. */
+#include "config.h"
+
+#include <string.h>
+
+#include "../shim/log.h"
+#include "tap.h"
+
+static const struct tc_event sent = {
+    .name = "sent", .level = TC_LEVEL_INFO, .fd = 5, .peer = "127.0.0.1:4433", .tls = "TLSv1.3",
+    .bytes_in = 6, .bytes_out = 12, .has_bytes = 1, .key = "trigger", .value = "close",
+};
+
+int main(void)
+{
+    char buf[512];
+    tc_log_format(buf, sizeof buf, TC_FORMAT_TEXT, 42, &sent);
+    ok(strcmp(buf, "tlsclose[42]: sent trigger=close fd=5 peer=127.0.0.1:4433 tls=TLSv1.3 "
+                   "read=6 written=12") == 0,
+       "text line: %s", buf);
+
+    tc_log_format(buf, sizeof buf, TC_FORMAT_JSON, 42, &sent);
+    ok(strcmp(buf, "{\"tlsclose\":42,\"event\":\"sent\",\"level\":\"info\",\"trigger\":\"close\","
+                   "\"fd\":5,\"peer\":\"127.0.0.1:4433\",\"tls\":\"TLSv1.3\",\"bytes_read\":6,"
+                   "\"bytes_written\":12}") == 0,
+       "JSON line: %s", buf);
+
+    struct tc_event odd = { .name = "config_error", .level = TC_LEVEL_ERROR, .fd = -1,
+                            .key = "variable", .value = "TLSCLOSE_EOF",
+                            .detail = "invalid value 'a\"b\\c' for TLSCLOSE_EOF" };
+    tc_log_format(buf, sizeof buf, TC_FORMAT_JSON, 1, &odd);
+    ok(strstr(buf, "\"detail\":\"invalid value 'a\\\"b\\\\c' for TLSCLOSE_EOF\"") != NULL,
+       "JSON escapes quotes and backslashes: %s", buf);
+    tc_log_format(buf, sizeof buf, TC_FORMAT_TEXT, 1, &odd);
+    ok(strstr(buf, " detail=\"invalid value 'a\\\"b\\\\c' for TLSCLOSE_EOF\"") != NULL,
+       "text quotes values with spaces and escapes quotes: %s", buf);
+
+    char small[48];
+    size_t n = tc_log_format(small, sizeof small, TC_FORMAT_JSON, 1, &sent);
+    ok(n < sizeof small && small[n] == '\0' && small[0] == '{' && small[n - 1] == '}',
+       "a truncated JSON line is still one valid object: %s", small);
+    return tap_done();
+}
