@@ -196,7 +196,10 @@ static const char *reason_not_to_send(struct tc_conn *c, SSL *ssl, int fd, int *
     if (flags & TC_F_FAILED)
         return "failed";
     if (tc_ossl.SSL_is_init_finished(ssl) != 1)
-        return "not established";
+        /* OpenSSL itself put an established connection in its error state
+         * (fatal alert sent or received, 3.x EOF), or the handshake never
+         * finished. */
+        return (flags & TC_F_FD_BOUND) ? "failed" : "not established";
     int quiet = tc_ossl.SSL_get_quiet_shutdown(ssl) == 1;
     if ((tc_ossl.SSL_get_shutdown(ssl) & TC_SSL_SENT_SHUTDOWN) || quiet) {
         /* SENT without our having seen an alert written: the program used

@@ -805,15 +805,10 @@ static void lowercase(char *s)
         *s = (char)tolower((unsigned char)*s);
 }
 
-static void set_detail_to(char *dst, size_t size, const char *text)
-{
-    snprintf(dst, size, "%s", text);
-    lowercase(dst);
-}
-
+/* Details are quoted as OpenSSL or libc wrote them, except alert names. */
 static void set_detail(struct verdict *v, const char *text)
 {
-    set_detail_to(v->detail, sizeof v->detail, text);
+    snprintf(v->detail, sizeof v->detail, "%s", text);
 }
 
 /* OpenSSL reports a received fatal alert as an SSL-library error whose reason
@@ -861,6 +856,7 @@ static void classify_ssl_error(unsigned long err, struct verdict *v)
     } else if (alert >= 0) {
         v->kind = V_ALERT;
         set_detail(v, SSL_alert_desc_string_long(alert));
+        lowercase(v->detail); /* as in the "alerts" array */
     } else if (err != 0) {
         v->kind = V_ERROR;
         ERR_error_string_n(err, buf, sizeof buf);
@@ -945,7 +941,7 @@ static bool note_write_failure(const struct tls_failure *f, struct verdict *v)
 {
     if (f->timed_out || f->ssl_error != SSL_ERROR_SYSCALL || f->sys_errno == 0)
         return false;
-    set_detail_to(v->write_error, sizeof v->write_error, strerror(f->sys_errno));
+    snprintf(v->write_error, sizeof v->write_error, "%s", strerror(f->sys_errno));
     return true;
 }
 
