@@ -67,16 +67,33 @@ static void note_failure(struct tc_conn *c, SSL *ssl)
     errno = saved;
 }
 
-static void note_success(struct tc_conn *c, SSL *ssl, size_t n, unsigned long long *counter)
+enum io_kind { IO_READ, IO_PEEK, IO_WRITE, IO_HANDSHAKE };
+
+/* After the real call: count plaintext (peeked bytes are counted when they
+ * are read), learn the descriptor once the handshake is done, or note what a
+ * failure means. */
+static void io_done(struct tc_conn *c, SSL *ssl, int ok, size_t n, enum io_kind kind)
 {
-    if (n)
-        __atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
-    if (!(tc_flags(c) & TC_F_FD_BOUND)) {
-        int saved = errno;
-        if (tc_ossl.SSL_is_init_finished(ssl) == 1)
-            tc_conn_learn_fd(c, ssl);
-        errno = saved;
+    if (!ok) {
+        note_failure(c, ssl);
+    } else {
+        unsigned long long *counter = kind == IO_READ    ? &c->bytes_in
+                                    : kind == IO_WRITE   ? &c->bytes_out
+                                                         : NULL;
+        /* One thread at a time uses an SSL object: no read-modify-write race. */
+        if (counter && n)
+            __atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + n,
+                             __ATOMIC_RELAXED);
+        if (kind == IO_WRITE)
+            tc_clear_flags(c, TC_F_WRITE_PENDING);
+        if (!(tc_flags(c) & TC_F_FD_BOUND)) {
+            int saved = errno;
+            if (tc_ossl.SSL_is_init_finished(ssl) == 1)
+                tc_conn_learn_fd(c, ssl);
+            errno = saved;
+        }
     }
+    io_leave(c);
 }
 
 /* Never call a NULL function: an OpenSSL that lacks a symbol we wrap cannot
@@ -92,96 +109,63 @@ static void note_success(struct tc_conn *c, SSL *ssl, size_t n, unsigned long lo
 
 /* --- reads and writes ------------------------------------------------------ */
 
-static int io_int(int (*real)(SSL *, void *, int), SSL *ssl, void *buf, int num, int reading)
+typedef int io_int_fn(SSL *, void *, int);
+typedef int io_ex_fn(SSL *, void *, size_t, size_t *);
+
+static int io_int(io_int_fn *real, SSL *ssl, void *buf, int num, enum io_kind kind)
 {
     struct tc_conn *c = io_enter(ssl);
     int r = real(ssl, buf, num);
-    if (c) {
-        if (r > 0)
-            note_success(c, ssl, (size_t)r, reading ? &c->bytes_in : &c->bytes_out);
-        else
-            note_failure(c, ssl);
-        if (!reading && r > 0)
-            tc_clear_flags(c, TC_F_WRITE_PENDING);
-        io_leave(c);
-    }
+    if (c)
+        io_done(c, ssl, r > 0, r > 0 ? (size_t)r : 0, kind);
     return r;
 }
 
-static int io_ex(int (*real)(SSL *, void *, size_t, size_t *), SSL *ssl, void *buf, size_t num,
-                 size_t *done, int reading)
+static int io_ex(io_ex_fn *real, SSL *ssl, void *buf, size_t num, size_t *done, enum io_kind kind)
 {
     struct tc_conn *c = io_enter(ssl);
-    size_t n = 0;
-    int r = real(ssl, buf, num, &n);
-    if (done)
-        *done = n;
-    if (c) {
-        if (r > 0)
-            note_success(c, ssl, n, reading ? &c->bytes_in : &c->bytes_out);
-        else
-            note_failure(c, ssl);
-        if (!reading && r > 0)
-            tc_clear_flags(c, TC_F_WRITE_PENDING);
-        io_leave(c);
-    }
+    int r = real(ssl, buf, num, done);
+    if (c)
+        io_done(c, ssl, r > 0, r > 0 && done ? *done : 0, kind);
     return r;
 }
 
 TC_EXPORT int SSL_read(SSL *ssl, void *buf, int num)
 {
     REAL_OR(SSL_read, -1);
-    return io_int(tc_ossl.SSL_read, ssl, buf, num, 1);
+    return io_int(tc_ossl.SSL_read, ssl, buf, num, IO_READ);
 }
 
 TC_EXPORT int SSL_peek(SSL *ssl, void *buf, int num)
 {
     REAL_OR(SSL_peek, -1);
-    /* Peeked bytes are counted when they are read. */
-    struct tc_conn *c = io_enter(ssl);
-    int r = tc_ossl.SSL_peek(ssl, buf, num);
-    if (c) {
-        if (r > 0)
-            note_success(c, ssl, 0, &c->bytes_in);
-        else
-            note_failure(c, ssl);
-        io_leave(c);
-    }
-    return r;
+    return io_int(tc_ossl.SSL_peek, ssl, buf, num, IO_PEEK);
 }
 
 TC_EXPORT int SSL_read_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes)
 {
     REAL_OR(SSL_read_ex, 0);
-    return io_ex(tc_ossl.SSL_read_ex, ssl, buf, num, readbytes, 1);
+    return io_ex(tc_ossl.SSL_read_ex, ssl, buf, num, readbytes, IO_READ);
 }
 
 TC_EXPORT int SSL_peek_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes)
 {
     REAL_OR(SSL_peek_ex, 0);
-    struct tc_conn *c = io_enter(ssl);
-    int r = tc_ossl.SSL_peek_ex(ssl, buf, num, readbytes);
-    if (c) {
-        if (r > 0)
-            note_success(c, ssl, 0, &c->bytes_in);
-        else
-            note_failure(c, ssl);
-        io_leave(c);
-    }
-    return r;
+    return io_ex(tc_ossl.SSL_peek_ex, ssl, buf, num, readbytes, IO_PEEK);
 }
 
+/* The write functions take a const buffer; the shared helpers never touch
+ * it, so the casts only adapt the pointer types. */
 TC_EXPORT int SSL_write(SSL *ssl, const void *buf, int num)
 {
     REAL_OR(SSL_write, -1);
-    return io_int((int (*)(SSL *, void *, int))tc_ossl.SSL_write, ssl, (void *)buf, num, 0);
+    return io_int((io_int_fn *)tc_ossl.SSL_write, ssl, (void *)buf, num, IO_WRITE);
 }
 
 TC_EXPORT int SSL_write_ex(SSL *ssl, const void *buf, size_t num, size_t *written)
 {
     REAL_OR(SSL_write_ex, 0);
-    return io_ex((int (*)(SSL *, void *, size_t, size_t *))tc_ossl.SSL_write_ex, ssl, (void *)buf,
-                 num, written, 0);
+    return io_ex((io_ex_fn *)tc_ossl.SSL_write_ex, ssl, (void *)buf, num, written, IO_WRITE);
 }
 
 /* --- handshakes -------------------------------------------------------------- */
@@ -192,8 +176,9 @@ static int handshake(int (*real)(SSL *), SSL *ssl)
     int r = real(ssl);
     if (c) {
         if (r == 1)
-            note_success(c, ssl, 0, &c->bytes_in);
-        io_leave(c);
+            io_done(c, ssl, 1, 0, IO_HANDSHAKE);
+        else
+            io_leave(c); /* a failed handshake is judged when it matters */
     }
     return r;
 }

@@ -63,4 +63,11 @@ _Noreturn void sample_fail_ssl(SSL *ssl, int ret, const char *what);
 /* Prints "ok <details>" on stdout and flushes. Does not exit. */
 void sample_done(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* After the program closed the TLS socket (s->fd) its own way: reuse the
+ * number for a plain socketpair, SSL_free the old SSL (whose BIO still names
+ * that number), close the plain end and count the bytes that reached it.
+ * Prints "ok plain_bytes=0" and returns 0, or returns 3 (number not reused)
+ * or 4 (bytes reached the plain socket) with a "sample:" line. */
+int sample_reuse_then_free(struct sample *s);
+
 #endif
