@@ -231,10 +231,13 @@ void tc_log_config_errors(const struct tc_config_errors *errors)
     }
 }
 
-void tc_log_missing_symbol(const char *name)
+void tc_log_missing_symbols(const char *names, int disabled)
 {
     struct tc_event ev = { .name = "missing_symbol", .level = TC_LEVEL_WARN, .fd = -1,
-                           .key = "symbol", .value = name,
-                           .detail = "OpenSSL function not found; tlsclose leaves this program alone" };
+                           .key = "symbols", .value = names,
+                           .detail = disabled ? "OpenSSL functions not found; tlsclose leaves "
+                                                "this program's TLS connections alone"
+                                              : "OpenSSL functions not found; calls to them "
+                                                "fail" };
     tc_log_event(&ev);
 }

@@ -26,7 +26,8 @@ int tc_log_enabled(enum tc_level level);
 void tc_log_event(const struct tc_event *ev);
 
 void tc_log_config_errors(const struct tc_config_errors *errors);
-void tc_log_missing_symbol(const char *name);
+/* Required OpenSSL symbols not found; disabled: the shim cannot act at all. */
+void tc_log_missing_symbols(const char *names, int disabled);
 
 /* Format an event into buf (no trailing newline); exposed for unit tests.
  * Returns the length written. */

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -127,22 +128,33 @@ static void *find_libssl(void)
     return NULL;
 }
 
-static void *ossl_symbol(void *handle, const char *name, int required)
+/* Names of required symbols that were not found, reported in one line. */
+struct missing {
+    char names[512];
+    size_t len;
+};
+
+static void *ossl_symbol(void *handle, const char *name, int required, struct missing *m)
 {
     void *p = dlsym(handle, name);
-    if (!p && required)
-        tc_log_missing_symbol(name);
+    if (!p && required && m->len < sizeof m->names) {
+        int n = snprintf(m->names + m->len, sizeof m->names - m->len, "%s%s",
+                         m->len ? "," : "", name);
+        if (n > 0)
+            m->len += (size_t)n;
+    }
     return p;
 }
 
 #define BIND_OSSL(h, name, required) \
-    (tc_ossl.name = (__typeof__(tc_ossl.name))ossl_symbol((h), #name, (required)))
+    (tc_ossl.name = (__typeof__(tc_ossl.name))ossl_symbol((h), #name, (required), &missing))
 
 static pthread_mutex_t bind_lock = PTHREAD_MUTEX_INITIALIZER;
 static int ossl_state; /* 0: not tried, 1: bound, -1: no usable OpenSSL */
 
 static int bind_all(void *h)
 {
+    struct missing missing = { "", 0 };
     BIND_OSSL(h, SSL_read, 1);
     BIND_OSSL(h, SSL_read_ex, 1);
     BIND_OSSL(h, SSL_peek, 1);
@@ -189,8 +201,12 @@ static int bind_all(void *h)
         !o->SSL_get_version || !o->SSL_get_rbio || !o->SSL_get_wbio || !o->BIO_find_type ||
         !o->BIO_ctrl || !o->BIO_test_flags || !o->SSL_get_ex_data || !o->SSL_set_ex_data ||
         !o->CRYPTO_get_ex_new_index || !o->ERR_set_mark || !o->ERR_pop_to_mark ||
-        !o->OPENSSL_init_crypto || !o->OpenSSL_version_num)
+        !o->OPENSSL_init_crypto || !o->OpenSSL_version_num) {
+        tc_log_missing_symbols(missing.names, 1);
         return 0;
+    }
+    if (missing.len)
+        tc_log_missing_symbols(missing.names, 0);
     tc_ossl_v3 = o->OpenSSL_version_num() >= 0x30000000UL;
     return 1;
 }
