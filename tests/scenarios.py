@@ -99,6 +99,16 @@ SCENARIOS = [
 ]
 
 
+def describe(verdict):
+    """A peer verdict in a few words."""
+    v = verdict.get("verdict", "?")
+    if v == "close_notify":
+        v += f" + {verdict.get('after')}"
+        if verdict.get("extra"):
+            v += f" + {verdict['extra']} extra bytes"
+    return v
+
+
 class Tap:
     def __init__(self):
         self.n = 0
@@ -252,6 +262,7 @@ class Runner:
 
     def run(self, tap):
         self.ensure_cert()
+        self.observed = {}
         for name, prog, opts, bare, shimmed, event in SCENARIOS:
             for tls in ("1.2", "1.3"):
                 for shim in (False, True):
@@ -261,6 +272,7 @@ class Runner:
                         continue
                     log = os.path.join(self.tmp, f"log-{tap.n + 1}")
                     env = self.env(opts, shim, log)
+                    verdict = {}
                     try:
                         runner = self.run_server if opts.get("server") else self.run_client
                         verdict, proc = runner(prog, opts, tls, env)
@@ -270,7 +282,25 @@ class Runner:
                             KeyError, IndexError) as e:
                         problems = [f"{type(e).__name__}: {e}"]
                     tap.result(not problems, label, problems)
+                    self.observed[(name, tls, shim)] = (describe(verdict), not problems)
         self.no_tls(tap)
+        if self.args.table:
+            self.write_table()
+
+    def write_table(self):
+        """What the strict peer observed, as a Markdown table (for README and
+        the issue notes: results, not hand-written claims)."""
+        lines = [f"| pattern (OpenSSL {self.args.openssl}) | TLS 1.2 bare | TLS 1.2 shim "
+                 "| TLS 1.3 bare | TLS 1.3 shim |", "|---|---|---|---|---|"]
+        for name, *_ in SCENARIOS:
+            cells = []
+            for tls in ("1.2", "1.3"):
+                for shim in (False, True):
+                    seen, ok = self.observed.get((name, tls, shim), ("not run", False))
+                    cells.append(seen + ("" if ok else " **(FAILED)**"))
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        with open(self.args.table, "w") as f:
+            f.write("\n".join(lines) + "\n")
 
     def no_tls(self, tap):
         """A program that never uses TLS: same output, no libssl mapped."""
@@ -294,6 +324,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--openssl", choices=("3", "1.1.1"), required=True)
     ap.add_argument("--samples", required=True)
+    ap.add_argument("--table", help="write what the peer observed as a Markdown table")
     ap.add_argument("--python", help="the Python interpreter for the Python scenarios")
     ap.add_argument("--python-env", action="append", default=[],
                     help="NAME=VALUE for the Python interpreter's environment")
