@@ -1,13 +1,10 @@
 /* closing.c: sending close_notify safely (see closing.h). */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -18,13 +15,14 @@
 #include "init.h"
 #include "log.h"
 #include "real.h"
+#include "report.h"
 
 /* How long a close() may wait for the socket to take the alert. */
 #define SEND_BOUND_MS 200
 /* Draining unread bytes before the real close: at most this much. */
 #define DRAIN_MAX_BYTES (256 * 1024)
 
-static const char *const trigger_names[] = { "close", "shutdown", "free", "exit", "quiet" };
+static const char *const trigger_names[] = { "close", "shutdown", "free", "exit", "quiet", "reply" };
 
 static long long now_ms(void)
 {
@@ -52,50 +50,12 @@ static int wait_ready(int fd, short events, long long deadline)
     }
 }
 
-/* --- events ------------------------------------------------------------- */
-
-static void peer_name(int fd, char *buf, size_t size)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    char host[INET6_ADDRSTRLEN];
-    buf[0] = '\0';
-    if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
-        return;
-    if (ss.ss_family == AF_INET) {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
-        snprintf(buf, size, "%s:%u", host, ntohs(a->sin_port));
-    } else if (ss.ss_family == AF_INET6) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-        snprintf(buf, size, "[%s]:%u", host, ntohs(a->sin6_port));
-    } else if (ss.ss_family == AF_UNIX) {
-        snprintf(buf, size, "unix");
-    }
-}
-
-static void report(struct tc_conn *c, SSL *ssl, const char *name, enum tc_level level,
-                   const char *key, const char *value, int fd, const char *detail)
-{
-    if (!tc_log_enabled(level))
-        return;
-    char peer[INET6_ADDRSTRLEN + 16];
-    peer_name(fd, peer, sizeof peer);
-    struct tc_event ev = {
-        .name = name, .level = level, .fd = fd, .peer = peer[0] ? peer : NULL,
-        .tls = ssl ? tc_ossl.SSL_get_version(ssl) : NULL,
-        .bytes_in = TC_LOAD(c->bytes_in), .bytes_out = TC_LOAD(c->bytes_out), .has_bytes = 1,
-        .key = key, .value = value, .detail = detail,
-    };
-    tc_log_event(&ev);
-}
-
 /* Skips that are part of normal operation are info; skips that mean a
  * close_notify the program needed did not go out are warnings. */
 static void skipped(struct tc_conn *c, SSL *ssl, const char *reason, enum tc_level level, int fd)
 {
-    report(c, ssl, "skipped", level, "reason", reason, fd, NULL);
+    tc_count(TC_COUNT_SKIPPED);
+    tc_report(c, ssl, "skipped", level, "reason", reason, fd, NULL);
 }
 
 /* --- SIGPIPE ---------------------------------------------------------------
@@ -337,7 +297,10 @@ void tc_end_connection(struct tc_conn *c, enum tc_trigger trigger, int fd)
         answered = await_reply(ssl, fd, now_ms() + cfg->wait_ms);
     if (override)
         tc_ossl.SSL_set_quiet_shutdown(ssl, quiet);
-    if (fd >= 0 && trigger != TC_TRIGGER_SHUTDOWN && trigger != TC_TRIGGER_QUIET)
+    /* Drain only when the descriptor is about to be closed: after shutdown(),
+     * a quiet SSL_shutdown or a reply the program may still read. */
+    if (fd >= 0 && (trigger == TC_TRIGGER_CLOSE || trigger == TC_TRIGGER_FREE ||
+                    trigger == TC_TRIGGER_EXIT))
         drain(fd);
 
     bio_switch_leave(&bs);
@@ -347,8 +310,9 @@ void tc_end_connection(struct tc_conn *c, enum tc_trigger trigger, int fd)
     const char *trig = trigger_names[trigger];
     switch (out) {
     case SENT_OK:
-        report(c, ssl, "sent", TC_LEVEL_INFO, "trigger", trig, fd,
-               answered ? "peer answered with close_notify" : NULL);
+        tc_count(TC_COUNT_SENT);
+        tc_report(c, ssl, "sent", TC_LEVEL_INFO, "trigger", trig, fd,
+                  answered ? "peer answered with close_notify" : NULL);
         break;
     case SENT_TIMEOUT:
         skipped(c, ssl, "timeout", TC_LEVEL_WARN, fd);

@@ -11,6 +11,7 @@ enum tc_trigger {
     TC_TRIGGER_FREE,     /* SSL_free */
     TC_TRIGGER_EXIT,     /* exit() / return from main */
     TC_TRIGGER_QUIET,    /* the program's quiet SSL_shutdown, with TLSCLOSE_NOTIFY=always */
+    TC_TRIGGER_REPLY,    /* answering the peer's close_notify (TLSCLOSE_REPLY) */
 };
 
 /* End c's connection with close_notify if the program did not and the rules

@@ -9,6 +9,7 @@
 
 #include "conn.h"
 #include "real.h"
+#include "report.h"
 
 pid_t tc_pid;
 
@@ -236,6 +237,7 @@ void tc_conn_learn_fd(struct tc_conn *c, SSL *ssl)
 {
     if (tc_set_flags(c, TC_F_FD_BOUND) & TC_F_FD_BOUND)
         return;
+    tc_count(TC_COUNT_CONNECTIONS); /* established: counted once per connection */
     int saved = errno;
     int fd = tc_ossl.SSL_get_wfd(ssl);
     struct stat st;

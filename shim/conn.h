@@ -22,6 +22,16 @@ enum {
     TC_F_CLAIMED = 1u << 4,       /* the shim sent (or tried to send) close_notify */
     TC_F_WRITE_PENDING = 1u << 5, /* an SSL_write is waiting to be retried */
     TC_F_FREEING = 1u << 6,       /* SSL_free under way: never touch the object again */
+    TC_F_EOF_READY = 1u << 7,     /* receive-side setup done (eof.c) */
+    TC_F_END_SEEN = 1u << 8,      /* the peer's end (close_notify or EOF) was handled */
+};
+
+/* What the program is told about the connection's end, once the receive
+ * side has decided (eof.c); 0 while the connection has not ended. */
+enum tc_end_state {
+    TC_END_NONE = 0,
+    TC_END_ERROR,   /* silent EOF reported as an error (TLSCLOSE_EOF=error) */
+    TC_END_CLEAN,   /* reported as a clean end of stream */
 };
 
 struct tc_conn {
@@ -33,6 +43,7 @@ struct tc_conn {
     pid_t owner;              /* last process that did TLS I/O on it (atomic) */
     int active;               /* threads inside an OpenSSL call on it (atomic) */
     unsigned flags;           /* TC_F_* (atomic) */
+    int end_state;            /* enum tc_end_state (atomic) */
     unsigned long long bytes_in, bytes_out; /* plaintext (atomic) */
     int refs;                 /* tc_lock: SSL attachment + fd aliases + holders */
     int aliases;              /* tc_lock: fd-table slots pointing here */

@@ -10,6 +10,7 @@
 #include "init.h"
 #include "log.h"
 #include "real.h"
+#include "report.h"
 
 static struct tc_config config;
 static int config_loaded;
@@ -73,19 +74,17 @@ static void log_after_cleanup(struct tc_conn *c)
     unsigned flags = tc_flags(c);
     if (flags & (TC_F_CLAIMED | TC_F_ALERT_WRITTEN | TC_F_FAILED))
         return;
-    struct tc_event ev = { .name = "skipped", .level = TC_LEVEL_WARN, .fd = c->fd,
-                           .bytes_in = TC_LOAD(c->bytes_in), .bytes_out = TC_LOAD(c->bytes_out),
-                           .has_bytes = 1, .key = "reason", .value = "after cleanup" };
-    tc_log_event(&ev);
+    tc_count(TC_COUNT_SKIPPED);
+    tc_report(c, NULL, "skipped", TC_LEVEL_WARN, "reason", "after cleanup", c->fd, NULL);
 }
 
 static void at_exit(void)
 {
-    if (tc_ossl.OPENSSL_init_crypto(TC_OPENSSL_INIT_BASE_ONLY, NULL) != 1) {
+    if (tc_ossl.OPENSSL_init_crypto(TC_OPENSSL_INIT_BASE_ONLY, NULL) != 1)
         tc_conn_foreach(log_after_cleanup);
-        return;
-    }
-    tc_conn_foreach(end_at_exit);
+    else
+        tc_conn_foreach(end_at_exit);
+    tc_report_summary();
 }
 
 static pthread_mutex_t ready_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -136,6 +136,10 @@ size_t tc_log_format(char *buf, size_t size, enum tc_format format, long pid,
             put(&o, ",\"detail\":");
             put_json_string(&o, ev->detail);
         }
+        if (ev->summary)
+            put(&o, ",\"connections\":%llu,\"sent\":%llu,\"skipped\":%llu,\"truncations\":%llu",
+                ev->summary->connections, ev->summary->sent, ev->summary->skipped,
+                ev->summary->truncations);
         put(&o, "}");
         if (o.len == size - 1 && size > 2) {
             /* Truncated: keep the line valid JSON rather than cut mid-token. */
@@ -155,6 +159,10 @@ size_t tc_log_format(char *buf, size_t size, enum tc_format format, long pid,
             put(&o, " read=%llu written=%llu", ev->bytes_in, ev->bytes_out);
         if (ev->detail)
             put_text_value(&o, "detail", ev->detail);
+        if (ev->summary)
+            put(&o, " connections=%llu sent=%llu skipped=%llu truncations=%llu",
+                ev->summary->connections, ev->summary->sent, ev->summary->skipped,
+                ev->summary->truncations);
     }
     return o.len;
 }

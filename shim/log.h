@@ -4,6 +4,10 @@
 
 #include "policy.h"
 
+struct tc_summary {
+    unsigned long long connections, sent, skipped, truncations;
+};
+
 struct tc_event {
     const char *name;      /* "sent", "skipped", ... */
     enum tc_level level;
@@ -15,6 +19,7 @@ struct tc_event {
     const char *key;       /* "trigger", "reason", ... */
     const char *value;
     const char *detail;    /* optional free text, never application data */
+    const struct tc_summary *summary; /* the exit summary only */
 };
 
 /* Open the sink described by cfg; called once at start-up. */

@@ -9,6 +9,7 @@
 
 #include "closing.h"
 #include "conn.h"
+#include "eof.h"
 #include "export.h"
 #include "init.h"
 #include "real.h"
@@ -69,31 +70,50 @@ static void note_failure(struct tc_conn *c, SSL *ssl)
 
 enum io_kind { IO_READ, IO_PEEK, IO_WRITE, IO_HANDSHAKE };
 
-/* After the real call: count plaintext (peeked bytes are counted when they
- * are read), learn the descriptor once the handshake is done, or note what a
- * failure means. */
-static void io_done(struct tc_conn *c, SSL *ssl, int ok, size_t n, enum io_kind kind)
+static int is_read(enum io_kind kind)
 {
-    if (!ok) {
-        note_failure(c, ssl);
+    return kind == IO_READ || kind == IO_PEEK;
+}
+
+/* After a successful call: count plaintext (peeked bytes are counted when
+ * they are read) and learn the descriptor once the handshake is done. */
+static void io_succeeded(struct tc_conn *c, SSL *ssl, size_t n, enum io_kind kind)
+{
+    unsigned long long *counter = kind == IO_READ    ? &c->bytes_in
+                                : kind == IO_WRITE   ? &c->bytes_out
+                                                     : NULL;
+    /* One thread at a time uses an SSL object: no read-modify-write race. */
+    if (counter && n)
+        __atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + n,
+                         __ATOMIC_RELAXED);
+    if (kind == IO_WRITE)
+        tc_clear_flags(c, TC_F_WRITE_PENDING);
+    if (!(tc_flags(c) & TC_F_FD_BOUND)) {
+        int saved = errno;
+        if (tc_ossl.SSL_is_init_finished(ssl) == 1)
+            tc_conn_learn_fd(c, ssl);
+        errno = saved;
+    }
+}
+
+/* After the real call: bookkeeping, and for a read that failed, the receive
+ * side's decision. Returns the value the program gets. */
+static int io_done(struct tc_conn *c, SSL *ssl, int r, int ok, size_t n, enum io_kind kind,
+                   int ex)
+{
+    int reply = 0;
+    if (ok) {
+        io_succeeded(c, ssl, n, kind);
     } else {
-        unsigned long long *counter = kind == IO_READ    ? &c->bytes_in
-                                    : kind == IO_WRITE   ? &c->bytes_out
-                                                         : NULL;
-        /* One thread at a time uses an SSL object: no read-modify-write race. */
-        if (counter && n)
-            __atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + n,
-                             __ATOMIC_RELAXED);
-        if (kind == IO_WRITE)
-            tc_clear_flags(c, TC_F_WRITE_PENDING);
-        if (!(tc_flags(c) & TC_F_FD_BOUND)) {
-            int saved = errno;
-            if (tc_ossl.SSL_is_init_finished(ssl) == 1)
-                tc_conn_learn_fd(c, ssl);
-            errno = saved;
-        }
+        if (is_read(kind))
+            r = tc_eof_after_read(c, ssl, r, ex, &reply);
+        if (!(tc_flags(c) & TC_F_END_SEEN))
+            note_failure(c, ssl);
     }
     io_leave(c);
+    if (reply)
+        tc_end_connection(c, TC_TRIGGER_REPLY, -1);
+    return r;
 }
 
 /* Never call a NULL function: an OpenSSL that lacks a symbol we wrap cannot
@@ -112,21 +132,43 @@ static void io_done(struct tc_conn *c, SSL *ssl, int ok, size_t n, enum io_kind 
 typedef int io_int_fn(SSL *, void *, int);
 typedef int io_ex_fn(SSL *, void *, size_t, size_t *);
 
+/* Before a read: the receive side's setup, or the end it already reported. */
+static int read_replayed(struct tc_conn *c, SSL *ssl, enum io_kind kind, int ex, int *r)
+{
+    if (!c || !is_read(kind))
+        return 0;
+    if (!(tc_flags(c) & TC_F_EOF_READY))
+        tc_eof_prepare(c, ssl);
+    if (!tc_eof_replay(c, ex, r))
+        return 0;
+    io_leave(c);
+    return 1;
+}
+
 static int io_int(io_int_fn *real, SSL *ssl, void *buf, int num, enum io_kind kind)
 {
     struct tc_conn *c = io_enter(ssl);
-    int r = real(ssl, buf, num);
+    int r;
+    if (read_replayed(c, ssl, kind, 0, &r))
+        return r;
+    r = real(ssl, buf, num);
     if (c)
-        io_done(c, ssl, r > 0, r > 0 ? (size_t)r : 0, kind);
+        r = io_done(c, ssl, r, r > 0, r > 0 ? (size_t)r : 0, kind, 0);
     return r;
 }
 
 static int io_ex(io_ex_fn *real, SSL *ssl, void *buf, size_t num, size_t *done, enum io_kind kind)
 {
     struct tc_conn *c = io_enter(ssl);
-    int r = real(ssl, buf, num, done);
+    int r;
+    if (read_replayed(c, ssl, kind, 1, &r)) {
+        if (done)
+            *done = 0;
+        return r;
+    }
+    r = real(ssl, buf, num, done);
     if (c)
-        io_done(c, ssl, r > 0, r > 0 && done ? *done : 0, kind);
+        r = io_done(c, ssl, r, r > 0, r > 0 && done ? *done : 0, kind, 1);
     return r;
 }
 
@@ -176,7 +218,7 @@ static int handshake(int (*real)(SSL *), SSL *ssl)
     int r = real(ssl);
     if (c) {
         if (r == 1)
-            io_done(c, ssl, 1, 0, IO_HANDSHAKE);
+            io_done(c, ssl, r, 1, 0, IO_HANDSHAKE, 0);
         else
             io_leave(c); /* a failed handshake is judged when it matters */
     }
@@ -209,6 +251,19 @@ TC_EXPORT int SSL_shutdown(SSL *ssl)
     struct tc_conn *c = io_enter(ssl);
     if (!c)
         return tc_ossl.SSL_shutdown(ssl);
+    int end = TC_LOAD(c->end_state);
+    if (end == TC_END_ERROR) {
+        /* Reported as failed: nothing is sent into the dead connection. */
+        io_leave(c);
+        tc_eof_push_error();
+        return -1;
+    }
+    if (end == TC_END_CLEAN && tc_ossl.SSL_is_init_finished(ssl) != 1) {
+        /* A fatal-level close_notify left OpenSSL's object in its error
+         * state; for the program it was a clean end: both sides are done. */
+        io_leave(c);
+        return 1;
+    }
     int before = tc_ossl.SSL_get_shutdown(ssl);
     int quiet = tc_ossl.SSL_get_quiet_shutdown(ssl) == 1;
     if (quiet && !(before & TC_SSL_SENT_SHUTDOWN) && tc_cfg()->notify == TC_NOTIFY_ALWAYS) {
@@ -264,4 +319,17 @@ TC_EXPORT int SSL_clear(SSL *ssl)
     if (c && r == 1)
         tc_conn_reset(c); /* the object starts a new connection */
     return r;
+}
+
+/* SSL_get_error must agree with what the read wrappers returned. */
+TC_EXPORT int SSL_get_error(const SSL *ssl, int ret)
+{
+    REAL_OR(SSL_get_error, TC_SSL_ERROR_SSL);
+    if (ret <= 0 && tc_openssl_ready()) {
+        struct tc_conn *c = tc_conn_get((SSL *)ssl);
+        int code = c ? tc_eof_error_code(c, ret) : -1;
+        if (code >= 0)
+            return code;
+    }
+    return tc_ossl.SSL_get_error(ssl, ret);
 }

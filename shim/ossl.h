@@ -33,6 +33,22 @@ typedef struct crypto_ex_data_st CRYPTO_EX_DATA;
  * and 3.x; returns 0 without side effects once OPENSSL_cleanup() has run. */
 #define TC_OPENSSL_INIT_BASE_ONLY 0x00040000L
 
+/* SSL_get_error() */
+#define TC_SSL_ERROR_SSL 1
+#define TC_SSL_ERROR_SYSCALL 5
+#define TC_SSL_ERROR_ZERO_RETURN 6
+
+/* SSL_OP_IGNORE_UNEXPECTED_EOF in 3.x; a reserved, ignored bit in 1.1.1. */
+#define TC_SSL_OP_IGNORE_UNEXPECTED_EOF 0x80
+#define TC_BIO_CTRL_EOF 2
+
+#define TC_ERR_LIB_SSL 20
+#define TC_ERR_LIB_SYS 2
+/* 3.x only: in 1.1.1, reason 294 is "ocsp callback failure". */
+#define TC_SSL_R_UNEXPECTED_EOF_WHILE_READING 294
+/* A received alert is reported as reason 1000 + its description. */
+#define TC_SSL_AD_REASON_OFFSET 1000
+
 #define TC_TLS1_2_VERSION 0x0303
 #define TC_TLS1_3_VERSION 0x0304
 
@@ -51,5 +67,6 @@ int SSL_shutdown(SSL *ssl);
 int SSL_up_ref(SSL *ssl);
 void SSL_free(SSL *ssl);
 int SSL_clear(SSL *ssl);
+int SSL_get_error(const SSL *ssl, int ret);
 
 #endif

@@ -168,6 +168,7 @@ static int bind_all(void *h)
     BIND_OSSL(h, SSL_free, 1);
     BIND_OSSL(h, SSL_up_ref, 1);
     BIND_OSSL(h, SSL_clear, 1);
+    BIND_OSSL(h, SSL_get_error, 1);
     BIND_OSSL(h, SSL_is_init_finished, 1);
     BIND_OSSL(h, SSL_get_shutdown, 1);
     BIND_OSSL(h, SSL_set_shutdown, 1);
@@ -179,6 +180,9 @@ static int bind_all(void *h)
     BIND_OSSL(h, SSL_is_dtls, 1);
     BIND_OSSL(h, SSL_is_quic, 0);
     BIND_OSSL(h, SSL_get_version, 1);
+    BIND_OSSL(h, SSL_version, 1);
+    BIND_OSSL(h, SSL_get_options, 1);
+    BIND_OSSL(h, SSL_set_options, 1);
     BIND_OSSL(h, SSL_get_rbio, 1);
     BIND_OSSL(h, SSL_get_wbio, 1);
     BIND_OSSL(h, BIO_find_type, 1);
@@ -187,6 +191,17 @@ static int bind_all(void *h)
     BIND_OSSL(h, SSL_get_ex_data, 1);
     BIND_OSSL(h, SSL_set_ex_data, 1);
     BIND_OSSL(h, CRYPTO_get_ex_new_index, 1);
+    BIND_OSSL(h, ERR_peek_error, 1);
+    BIND_OSSL(h, ERR_peek_last_error, 1);
+    BIND_OSSL(h, ERR_get_error, 1);
+    /* Pushing an error: ERR_new/ERR_set_debug/ERR_set_error in 3.x,
+     * ERR_put_error in 1.1.1 (a macro in 3.x); eof.c uses what exists. */
+    BIND_OSSL(h, ERR_new, 0);
+    BIND_OSSL(h, ERR_set_debug, 0);
+    BIND_OSSL(h, ERR_set_error, 0);
+    BIND_OSSL(h, ERR_put_error, 0);
+    BIND_OSSL(h, ERR_get_next_error_library, 1);
+    BIND_OSSL(h, ERR_load_strings, 1);
     BIND_OSSL(h, ERR_set_mark, 1);
     BIND_OSSL(h, ERR_pop_to_mark, 1);
     BIND_OSSL(h, OPENSSL_init_crypto, 1);
@@ -198,7 +213,9 @@ static int bind_all(void *h)
     if (!o->SSL_shutdown || !o->SSL_is_init_finished || !o->SSL_get_shutdown ||
         !o->SSL_set_shutdown || !o->SSL_get_quiet_shutdown || !o->SSL_set_quiet_shutdown ||
         !o->SSL_get_wfd || !o->SSL_get_rfd || !o->SSL_want || !o->SSL_is_dtls ||
-        !o->SSL_get_version || !o->SSL_get_rbio || !o->SSL_get_wbio || !o->BIO_find_type ||
+        !o->SSL_get_version || !o->SSL_version || !o->SSL_get_options || !o->SSL_set_options ||
+        !o->ERR_peek_error || !o->ERR_peek_last_error || !o->ERR_get_error ||
+        !o->ERR_get_next_error_library || !o->ERR_load_strings || !o->SSL_get_rbio || !o->SSL_get_wbio || !o->BIO_find_type ||
         !o->BIO_ctrl || !o->BIO_test_flags || !o->SSL_get_ex_data || !o->SSL_set_ex_data ||
         !o->CRYPTO_get_ex_new_index || !o->ERR_set_mark || !o->ERR_pop_to_mark ||
         !o->OPENSSL_init_crypto || !o->OpenSSL_version_num) {

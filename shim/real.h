@@ -46,6 +46,7 @@ struct tc_ossl {
     void (*SSL_free)(SSL *);
     int (*SSL_up_ref)(SSL *);
     int (*SSL_clear)(SSL *);
+    int (*SSL_get_error)(const SSL *, int);
     /* used by the shim */
     int (*SSL_is_init_finished)(const SSL *);
     int (*SSL_get_shutdown)(const SSL *);
@@ -58,6 +59,10 @@ struct tc_ossl {
     int (*SSL_is_dtls)(const SSL *);
     int (*SSL_is_quic)(SSL *);               /* 3.2+, optional */
     const char *(*SSL_get_version)(const SSL *);
+    int (*SSL_version)(const SSL *);
+    /* uint64_t in 3.x, unsigned long in 1.1.1: the same on LP64 */
+    uint64_t (*SSL_get_options)(const SSL *);
+    uint64_t (*SSL_set_options)(SSL *, uint64_t);
     BIO *(*SSL_get_rbio)(const SSL *);
     BIO *(*SSL_get_wbio)(const SSL *);
     BIO *(*BIO_find_type)(BIO *, int);
@@ -67,6 +72,15 @@ struct tc_ossl {
     int (*SSL_set_ex_data)(SSL *, int, void *);
     int (*CRYPTO_get_ex_new_index)(int, long, void *, void *, tc_ex_dup_fn *,
                                    tc_ex_free_fn *);
+    unsigned long (*ERR_peek_error)(void);
+    unsigned long (*ERR_peek_last_error)(void);
+    unsigned long (*ERR_get_error)(void);
+    void (*ERR_new)(void);                                   /* 3.x */
+    void (*ERR_set_debug)(const char *, int, const char *);  /* 3.x */
+    void (*ERR_set_error)(int, int, const char *, ...);      /* 3.x */
+    void (*ERR_put_error)(int, int, int, const char *, int); /* 1.1.1 */
+    int (*ERR_get_next_error_library)(void);
+    int (*ERR_load_strings)(int, void *);
     int (*ERR_set_mark)(void);
     int (*ERR_pop_to_mark)(void);
     int (*OPENSSL_init_crypto)(uint64_t, const void *);

@@ -117,7 +117,7 @@ static const char usage_text[] =
 static void usage_error(const char *fmt, ...)
     __attribute__((noreturn, format(printf, 1, 2)));
 
-/* One line on stderr: the message, then the synopsis. */
+/* One line on stderr; the synopsis is in "peer --help". */
 static void usage_error(const char *fmt, ...)
 {
     va_list ap;
@@ -126,7 +126,7 @@ static void usage_error(const char *fmt, ...)
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "; %s\n", usage_text);
+    fputs(" (see 'peer --help')\n", stderr);
     exit(EXIT_USAGE);
 }
 

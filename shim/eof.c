@@ -1,0 +1,236 @@
+/* eof.c: the receive side (see eof.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+
+#include "eof.h"
+#include "init.h"
+#include "real.h"
+#include "report.h"
+
+/* --- error codes ------------------------------------------------------------
+ * Packed differently in 1.1.1 and 3.x: decode with the running version's
+ * rule, never with either version's header macros. */
+static int err_lib(unsigned long e)
+{
+    if (tc_ossl_v3)
+        return (e & 0x80000000UL) ? TC_ERR_LIB_SYS : (int)((e >> 23) & 0xFF);
+    return (int)((e >> 24) & 0xFF);
+}
+
+static int err_reason(unsigned long e)
+{
+    return tc_ossl_v3 ? (int)(e & 0x7FFFFF) : (int)(e & 0xFFF);
+}
+
+static int is_ssl_error(unsigned long e, int reason)
+{
+    return e && err_lib(e) == TC_ERR_LIB_SSL && err_reason(e) == reason;
+}
+
+/* Remove the error OpenSSL just pushed, when it is the only one on the queue
+ * (there is no API to drop the newest of several; the program's own older
+ * errors are never touched). */
+static void drop_lone_error(void)
+{
+    if (tc_ossl.ERR_peek_error() == tc_ossl.ERR_peek_last_error())
+        tc_ossl.ERR_get_error();
+}
+
+/* --- "unexpected eof while reading" on every version ----------------------
+ * 3.x has SSL_R_UNEXPECTED_EOF_WHILE_READING. In 1.1.1 reason 294 of the SSL
+ * library reads "ocsp callback failure", so the error goes into a private
+ * library registered once, with its own strings. */
+struct err_string {
+    unsigned long error;
+    const char *string;
+};
+
+#define PRIVATE_FUNC 1
+#define PRIVATE_REASON TC_SSL_R_UNEXPECTED_EOF_WHILE_READING
+
+static struct err_string private_strings[4];
+static int private_lib;
+static pthread_once_t private_once = PTHREAD_ONCE_INIT;
+
+static void register_private_library(void)
+{
+    int lib = tc_ossl.ERR_get_next_error_library();
+    if (lib <= 0)
+        return;
+    unsigned long base = (unsigned long)lib << 24; /* 1.1.1's ERR_PACK(lib, 0, 0) */
+    private_strings[0] = (struct err_string){ base, "tlsclose" };
+    private_strings[1] = (struct err_string){ base | (PRIVATE_FUNC << 12), "SSL_read" };
+    private_strings[2] = (struct err_string){ base | PRIVATE_REASON, "unexpected eof while reading" };
+    private_strings[3] = (struct err_string){ 0, NULL };
+    if (tc_ossl.ERR_load_strings(lib, private_strings))
+        private_lib = lib;
+}
+
+void tc_eof_push_error(void)
+{
+    if (tc_ossl_v3 && tc_ossl.ERR_new && tc_ossl.ERR_set_debug && tc_ossl.ERR_set_error) {
+        tc_ossl.ERR_new();
+        tc_ossl.ERR_set_debug(__FILE__, __LINE__, "SSL_read");
+        tc_ossl.ERR_set_error(TC_ERR_LIB_SSL, TC_SSL_R_UNEXPECTED_EOF_WHILE_READING, NULL);
+    } else if (tc_ossl.ERR_put_error) {
+        pthread_once(&private_once, register_private_library);
+        if (private_lib > 0)
+            tc_ossl.ERR_put_error(private_lib, PRIVATE_FUNC, PRIVATE_REASON, __FILE__, __LINE__);
+    }
+}
+
+/* --- before a read ---------------------------------------------------------- */
+
+void tc_eof_prepare(struct tc_conn *c, SSL *ssl)
+{
+    if (tc_set_flags(c, TC_F_EOF_READY) & TC_F_EOF_READY)
+        return;
+    /* With SSL_OP_IGNORE_UNEXPECTED_EOF, OpenSSL 3 reports a silent EOF as a
+     * plain end (RECEIVED_SHUTDOWN, BIO_eof) instead of writing a fatal
+     * decode_error alert into the dead connection (which can also raise
+     * SIGPIPE inside SSL_read); the shim then reports it per policy. The
+     * bit is reserved and ignored by 1.1.1. Visible in SSL_get_options(). */
+    if (tc_ossl_v3 && tc_cfg()->eof != TC_EOF_WARN &&
+        !(tc_ossl.SSL_get_options(ssl) & TC_SSL_OP_IGNORE_UNEXPECTED_EOF))
+        tc_ossl.SSL_set_options(ssl, TC_SSL_OP_IGNORE_UNEXPECTED_EOF);
+}
+
+int tc_eof_replay(struct tc_conn *c, int ex, int *ret)
+{
+    if (TC_LOAD(c->end_state) != TC_END_ERROR)
+        return 0;
+    tc_eof_push_error();
+    *ret = ex ? 0 : -1;
+    return 1;
+}
+
+/* --- after a read -------------------------------------------------------------- */
+
+enum end_kind { NOT_AN_END, SILENT_EOF, PEER_CLOSE_NOTIFY, FATAL_CLOSE_NOTIFY };
+
+static int transport_eof(SSL *ssl)
+{
+    BIO *rbio = tc_ossl.SSL_get_rbio(ssl);
+    return rbio && tc_ossl.BIO_ctrl(rbio, TC_BIO_CTRL_EOF, 0, NULL) > 0;
+}
+
+static enum end_kind classify(SSL *ssl, int saved_errno)
+{
+    int sd = tc_ossl.SSL_get_shutdown(ssl);
+    int finished = tc_ossl.SSL_is_init_finished(ssl) == 1;
+    unsigned long last = tc_ossl.ERR_peek_last_error();
+
+    if (sd & TC_SSL_RECEIVED_SHUTDOWN) {
+        if (finished) /* 3.x with IGNORE_UNEXPECTED_EOF marks a silent EOF like this too */
+            return transport_eof(ssl) ? SILENT_EOF : PEER_CLOSE_NOTIFY;
+        /* A close_notify at fatal level (TLS 1.2) is reported as the fatal
+         * alert "close notify": reason 1000 + 0. Other fatal alerts are
+         * failures, not ends. */
+        return is_ssl_error(last, TC_SSL_AD_REASON_OFFSET) ? FATAL_CLOSE_NOTIFY : NOT_AN_END;
+    }
+    if (tc_ossl_v3 && is_ssl_error(last, TC_SSL_R_UNEXPECTED_EOF_WHILE_READING))
+        return SILENT_EOF; /* 3.x default: already in its error state */
+    /* 1.1.1, and any version with a custom BIO that does not answer BIO_eof:
+     * 0, SSL_ERROR_SYSCALL, errno 0, nothing queued. */
+    if (finished && saved_errno == 0 && tc_ossl.ERR_peek_error() == 0 &&
+        tc_ossl.SSL_want(ssl) == TC_SSL_READING) {
+        BIO *rbio = tc_ossl.SSL_get_rbio(ssl);
+        if (!rbio || !tc_ossl.BIO_test_flags(rbio, TC_BIO_FLAGS_SHOULD_RETRY))
+            return SILENT_EOF;
+    }
+    return NOT_AN_END;
+}
+
+static int silent_eof(struct tc_conn *c, SSL *ssl, int ret, int ex)
+{
+    enum tc_eof policy = tc_cfg()->eof;
+    int sd = tc_ossl.SSL_get_shutdown(ssl);
+    unsigned long last = tc_ossl.ERR_peek_last_error();
+    int openssl_reported = tc_ossl_v3 && is_ssl_error(last, TC_SSL_R_UNEXPECTED_EOF_WHILE_READING);
+
+    tc_set_flags(c, TC_F_FAILED);
+    tc_count(TC_COUNT_TRUNCATIONS);
+    tc_report(c, ssl, "truncation", policy == TC_EOF_CLEAN ? TC_LEVEL_INFO : TC_LEVEL_WARN,
+              "policy", tc_eof_name(policy), c->fd,
+              "the peer ended the connection without close_notify");
+    switch (policy) {
+    case TC_EOF_WARN:
+        return ret;
+    case TC_EOF_ERROR:
+        TC_STORE(c->end_state, (int)TC_END_ERROR);
+        if (!openssl_reported)
+            tc_eof_push_error();
+        return ex ? 0 : -1;
+    case TC_EOF_CLEAN:
+        TC_STORE(c->end_state, (int)TC_END_CLEAN);
+        if (openssl_reported)
+            drop_lone_error();
+        /* Later reads then return 0 without I/O, as after a close_notify. */
+        if (!(sd & TC_SSL_RECEIVED_SHUTDOWN))
+            tc_ossl.SSL_set_shutdown(ssl, sd | TC_SSL_RECEIVED_SHUTDOWN);
+        return 0;
+    }
+    return ret;
+}
+
+int tc_eof_after_read(struct tc_conn *c, SSL *ssl, int ret, int ex, int *reply)
+{
+    int saved = errno;
+    *reply = 0;
+    if (tc_flags(c) & TC_F_END_SEEN) {
+        /* The end was handled by an earlier call; report it the same way. */
+        int r = TC_LOAD(c->end_state) == TC_END_CLEAN ? 0 : ret;
+        errno = saved;
+        return r;
+    }
+    enum end_kind kind = classify(ssl, saved);
+    if (kind != NOT_AN_END)
+        tc_set_flags(c, TC_F_END_SEEN);
+    switch (kind) {
+    case NOT_AN_END:
+        break;
+    case SILENT_EOF:
+        ret = silent_eof(c, ssl, ret, ex);
+        break;
+    case FATAL_CLOSE_NOTIFY:
+        /* The alert level is ignored for closure alerts (RFC 5246 §7.2.2):
+         * a clean end. OpenSSL's object stays in its error state, so no
+         * answer can be sent. */
+        tc_set_flags(c, TC_F_PEER_CN);
+        TC_STORE(c->end_state, (int)TC_END_CLEAN);
+        drop_lone_error();
+        tc_report(c, ssl, "fatal_close_notify", TC_LEVEL_INFO, "policy", "clean", c->fd,
+                  "close_notify at fatal level treated as a clean end");
+        ret = 0;
+        break;
+    case PEER_CLOSE_NOTIFY: {
+        tc_set_flags(c, TC_F_PEER_CN);
+        enum tc_reply r = tc_cfg()->reply;
+        /* RFC 5246 §7.2.1: answer at once up to TLS 1.2; TLS 1.3 allows a
+         * half-close, so auto leaves that to the program. */
+        *reply = r == TC_REPLY_ON ||
+                 (r == TC_REPLY_AUTO && tc_ossl.SSL_version(ssl) <= TC_TLS1_2_VERSION);
+        tc_report(c, ssl, "peer_close_notify", TC_LEVEL_DEBUG, "reply", *reply ? "yes" : "no",
+                  c->fd, NULL);
+        break;
+    }
+    }
+    errno = saved;
+    return ret;
+}
+
+int tc_eof_error_code(struct tc_conn *c, int ret)
+{
+    if (ret > 0)
+        return -1;
+    switch (TC_LOAD(c->end_state)) {
+    case TC_END_ERROR:
+        return TC_SSL_ERROR_SSL;
+    case TC_END_CLEAN:
+        return TC_SSL_ERROR_ZERO_RETURN;
+    default:
+        return -1;
+    }
+}

@@ -1,0 +1,32 @@
+/* eof.h: the receive side (SPEC §4.3): what a peer's end of the connection
+ * becomes for the program — a silent EOF per TLSCLOSE_EOF, a fatal-level
+ * close_notify as a clean one, a received close_notify answered per
+ * TLSCLOSE_REPLY — and an SSL_get_error() that agrees with it. */
+#ifndef TC_EOF_H
+#define TC_EOF_H
+
+#include "conn.h"
+
+/* Before a read: once per connection, arrange that OpenSSL 3 does not turn a
+ * silent EOF into a fatal alert written to the dead connection (only when the
+ * policy is error or clean: warn must leave OpenSSL's behaviour alone). */
+void tc_eof_prepare(struct tc_conn *c, SSL *ssl);
+
+/* A read whose end the program was already told about (error policy):
+ * returns 1 and sets *ret without calling OpenSSL. */
+int tc_eof_replay(struct tc_conn *c, int ex, int *ret);
+
+/* After a read that returned ret <= 0 (ex: 0) and whose failure is not a
+ * retry: classify the end, apply the policy, log it. Returns the value the
+ * program gets. *reply is set when close_notify should be answered now. */
+int tc_eof_after_read(struct tc_conn *c, SSL *ssl, int ret, int ex, int *reply);
+
+/* SSL_get_error() for a connection whose end the shim reported: the code that
+ * agrees with what the program got, or -1 to ask OpenSSL. */
+int tc_eof_error_code(struct tc_conn *c, int ret);
+
+/* The error policy's entry: "unexpected eof while reading" on the thread's
+ * queue, on every OpenSSL version. */
+void tc_eof_push_error(void);
+
+#endif

@@ -1,0 +1,69 @@
+/* report.c: connection events and counts (see report.h). */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "real.h"
+#include "report.h"
+
+static unsigned long long counts[TC_COUNTS];
+
+void tc_count(enum tc_count which)
+{
+    __atomic_fetch_add(&counts[which], 1, __ATOMIC_RELAXED);
+}
+
+static void peer_name(int fd, char *buf, size_t size)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char host[INET6_ADDRSTRLEN];
+    buf[0] = '\0';
+    if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+        snprintf(buf, size, "%s:%u", host, ntohs(a->sin_port));
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+        snprintf(buf, size, "[%s]:%u", host, ntohs(a->sin6_port));
+    } else if (ss.ss_family == AF_UNIX) {
+        snprintf(buf, size, "unix");
+    }
+}
+
+void tc_report(struct tc_conn *c, SSL *ssl, const char *name, enum tc_level level,
+               const char *key, const char *value, int fd, const char *detail)
+{
+    if (!tc_log_enabled(level))
+        return;
+    char peer[INET6_ADDRSTRLEN + 16];
+    peer_name(fd, peer, sizeof peer);
+    struct tc_event ev = {
+        .name = name, .level = level, .fd = fd, .peer = peer[0] ? peer : NULL,
+        .tls = ssl ? tc_ossl.SSL_get_version(ssl) : NULL,
+        .bytes_in = TC_LOAD(c->bytes_in), .bytes_out = TC_LOAD(c->bytes_out), .has_bytes = 1,
+        .key = key, .value = value, .detail = detail,
+    };
+    tc_log_event(&ev);
+}
+
+void tc_report_summary(void)
+{
+    if (!tc_log_enabled(TC_LEVEL_INFO))
+        return;
+    struct tc_summary sum = {
+        .connections = __atomic_load_n(&counts[TC_COUNT_CONNECTIONS], __ATOMIC_RELAXED),
+        .sent = __atomic_load_n(&counts[TC_COUNT_SENT], __ATOMIC_RELAXED),
+        .skipped = __atomic_load_n(&counts[TC_COUNT_SKIPPED], __ATOMIC_RELAXED),
+        .truncations = __atomic_load_n(&counts[TC_COUNT_TRUNCATIONS], __ATOMIC_RELAXED),
+    };
+    struct tc_event ev = { .name = "summary", .level = TC_LEVEL_INFO, .fd = -1, .summary = &sum };
+    tc_log_event(&ev);
+}

@@ -1,0 +1,27 @@
+/* report.h: connection events with their common fields (SPEC §4.4), and
+ * the process-wide counts for the exit summary. */
+#ifndef TC_REPORT_H
+#define TC_REPORT_H
+
+#include "conn.h"
+#include "policy.h"
+
+/* One event about a connection: fd, peer address, TLS version and byte
+ * counts are filled in here, and only when the event will be shown. */
+void tc_report(struct tc_conn *c, SSL *ssl, const char *name, enum tc_level level,
+               const char *key, const char *value, int fd, const char *detail);
+
+enum tc_count {
+    TC_COUNT_CONNECTIONS,
+    TC_COUNT_SENT,
+    TC_COUNT_SKIPPED,
+    TC_COUNT_TRUNCATIONS,
+    TC_COUNTS
+};
+
+void tc_count(enum tc_count which);
+
+/* The summary event at exit (info level). */
+void tc_report_summary(void);
+
+#endif
