@@ -17,13 +17,13 @@ Environment: TC_SRCDIR, TC_BUILDDIR, TLSCLOSE_LIBRARY (from make check).
 import argparse
 import json
 import os
-import select
+import shutil
 import subprocess
 import sys
 import tempfile
 
-TIMEOUT = 20  # seconds: upper bound for any single process
-PEER_TIMEOUT_MS = 5000
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import PEER_TIMEOUT_MS, TIMEOUT, Tap, clean_env, describe, read_line  # noqa: E402
 
 # Peer verdicts, as expectations.
 CN = {"verdict": "close_notify", "after": "fin", "extra": 0}
@@ -97,57 +97,6 @@ SCENARIOS = [
     ("Python client: sock.close() without unwrap()", "python_close.py",
      {"python": True}, NOT_CN, CN, sent("free")),
 ]
-
-
-def describe(verdict):
-    """A peer verdict in a few words."""
-    v = verdict.get("verdict", "?")
-    if v == "close_notify":
-        v += f" + {verdict.get('after')}"
-        if verdict.get("extra"):
-            v += f" + {verdict['extra']} extra bytes"
-    return v
-
-
-class Tap:
-    def __init__(self):
-        self.n = 0
-        self.failed = 0
-
-    def result(self, ok, name, diag=()):
-        self.n += 1
-        print(("ok" if ok else "not ok") + f" {self.n} - {name}")
-        if not ok:
-            self.failed += 1
-            for line in diag:
-                for part in str(line).splitlines():
-                    print(f"#   {part}")
-        sys.stdout.flush()
-
-    def skip(self, name, reason):
-        self.n += 1
-        print(f"ok {self.n} - {name} # SKIP {reason}")
-
-    def done(self):
-        print(f"1..{self.n}")
-
-
-def read_line(proc, what, timeout=TIMEOUT):
-    """One line from proc's stdout, bounded in time."""
-    ready, _, _ = select.select([proc.stdout], [], [], timeout)
-    if not ready:
-        raise RuntimeError(f"{what}: no output within {timeout}s")
-    line = proc.stdout.readline()
-    if not line:
-        raise RuntimeError(f"{what}: exited without output")
-    return json.loads(line)
-
-
-def clean_env():
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("TLSCLOSE_") and k != "LD_PRELOAD"}
-    env["LC_ALL"] = "C"
-    return env
 
 
 class Runner:
@@ -330,8 +279,13 @@ def main():
                     help="NAME=VALUE for the Python interpreter's environment")
     args = ap.parse_args()
     tap = Tap()
-    Runner(args).run(tap)
+    runner = Runner(args)
+    runner.run(tap)
     tap.done()
+    if tap.failed == 0:
+        shutil.rmtree(runner.tmp, ignore_errors=True)
+    else:
+        print(f"# logs kept in {runner.tmp}")
     return 0
 
 

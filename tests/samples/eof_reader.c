@@ -1,0 +1,161 @@
+/* eof_reader: reads until the peer's end with one read function and prints
+ * what the program sees: the return value, SSL_get_error, errno and the
+ * error queue as the program would print it, for the first call at the end
+ * and for a second call, then the result of SSL_shutdown. The receive-side
+ * tests compare this with the policy table (SPEC §4.3).
+ *
+ *   eof_reader --port=N --fn=read|read_ex|peek|peek_ex [--ignore-eof]
+ *
+ * --ignore-eof sets SSL_OP_IGNORE_UNEXPECTED_EOF (OpenSSL 3; in 1.1.1 the
+ * bit is reserved and has no effect, as for a program built against 3.x
+ * headers and run on 1.1.1). Output: one JSON line on stdout. */
+#include "sample.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+#ifndef SSL_OP_IGNORE_UNEXPECTED_EOF
+#define SSL_OP_IGNORE_UNEXPECTED_EOF 0x80U
+#endif
+
+enum fn { FN_READ, FN_READ_EX, FN_PEEK, FN_PEEK_EX };
+static const char *const fn_names[] = { "read", "read_ex", "peek", "peek_ex" };
+
+struct outcome {
+	int ret;
+	int ssl_error;
+	int err;               /* errno right after the call */
+	char errors[512];      /* the queue, as ERR_error_string_n prints it */
+};
+
+/* One call of the chosen function; for the peek forms, the peeked bytes are
+ * then consumed with SSL_read so that the loop advances. *n = bytes. */
+static int call(SSL *ssl, enum fn fn, char *buf, int size, size_t *n)
+{
+	int r;
+
+	*n = 0;
+	switch (fn) {
+	case FN_READ:
+		r = SSL_read(ssl, buf, size);
+		*n = r > 0 ? (size_t)r : 0;
+		return r;
+	case FN_READ_EX:
+		return SSL_read_ex(ssl, buf, (size_t)size, n);
+	case FN_PEEK:
+		r = SSL_peek(ssl, buf, size);
+		if (r > 0)
+			*n = (size_t)SSL_read(ssl, buf, r);
+		return r;
+	case FN_PEEK_EX:
+		r = SSL_peek_ex(ssl, buf, (size_t)size, n);
+		if (r > 0)
+			*n = (size_t)SSL_read(ssl, buf, (int)*n);
+		return r;
+	}
+	return -1;
+}
+
+static const char *error_name(int e)
+{
+	switch (e) {
+	case SSL_ERROR_NONE: return "SSL_ERROR_NONE";
+	case SSL_ERROR_SSL: return "SSL_ERROR_SSL";
+	case SSL_ERROR_WANT_READ: return "SSL_ERROR_WANT_READ";
+	case SSL_ERROR_WANT_WRITE: return "SSL_ERROR_WANT_WRITE";
+	case SSL_ERROR_SYSCALL: return "SSL_ERROR_SYSCALL";
+	case SSL_ERROR_ZERO_RETURN: return "SSL_ERROR_ZERO_RETURN";
+	default: return "other";
+	}
+}
+
+/* The end as the program sees it: SSL_get_error first (it must run before
+ * anything touches the queue), then the queue, drained. */
+static void observe(SSL *ssl, int ret, int err, struct outcome *o)
+{
+	unsigned long e;
+	size_t len = 0;
+
+	o->ret = ret;
+	o->err = err;
+	o->ssl_error = SSL_get_error(ssl, ret);
+	o->errors[0] = '\0';
+	while ((e = ERR_get_error()) != 0 && len + 4 < sizeof o->errors) {
+		char line[256];
+
+		ERR_error_string_n(e, line, sizeof line);
+		len += (size_t)snprintf(o->errors + len, sizeof o->errors - len, "%s%s",
+					len ? " | " : "", line);
+	}
+}
+
+static void print_outcome(const char *key, const struct outcome *o)
+{
+	printf("\"%s\":{\"ret\":%d,\"ssl_error\":\"%s\",\"errno\":%d,\"errors\":\"",
+	       key, o->ret, error_name(o->ssl_error), o->err);
+	for (const char *p = o->errors; *p; p++)
+		printf(*p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
+	printf("\"}");
+}
+
+int main(int argc, char **argv)
+{
+	struct sample s;
+	enum fn fn = FN_READ;
+	int ignore_eof = 0, rest = 1, r, err;
+	char buf[4096];
+	size_t n, total = 0;
+	struct outcome first, again;
+
+	/* Our own options; the rest goes to sample_init. */
+	for (int i = 1; i < argc; i++) {
+		int known = 0;
+
+		for (int f = 0; f < 4; f++)
+			if (strncmp(argv[i], "--fn=", 5) == 0 && strcmp(argv[i] + 5, fn_names[f]) == 0) {
+				fn = (enum fn)f;
+				known = 1;
+			}
+		if (strcmp(argv[i], "--ignore-eof") == 0)
+			ignore_eof = known = 1;
+		if (!known)
+			argv[rest++] = argv[i];
+	}
+	sample_init(rest, argv);
+	sample_handshake(&s);
+	if (ignore_eof)
+		SSL_set_options(s.ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	sample_write(&s, "hello\n");
+
+	for (;;) {
+		errno = 0;
+		r = call(s.ssl, fn, buf, sizeof buf, &n);
+		err = errno;
+		if (r <= 0)
+			break;
+		total += n;
+	}
+	observe(s.ssl, r, err, &first);
+	errno = 0;
+	r = call(s.ssl, fn, buf, sizeof buf, &n);
+	observe(s.ssl, r, errno, &again);
+	ERR_clear_error();
+	r = SSL_shutdown(s.ssl);
+	ERR_clear_error();
+
+	printf("{\"fn\":\"%s\",\"ignore_eof\":%s,\"bytes\":%zu,", fn_names[fn],
+	       ignore_eof ? "true" : "false", total);
+	print_outcome("end", &first);
+	printf(",");
+	print_outcome("again", &again);
+	printf(",\"shutdown\":%d}\n", r);
+	fflush(stdout);
+	SSL_free(s.ssl);
+	SSL_CTX_free(s.ctx);
+	close(s.fd);
+	return 0;
+}
