@@ -642,8 +642,14 @@ struct tls_failure {
 /* One OpenSSL call: > 0 when done, otherwise a value for SSL_get_error(). */
 typedef int (*tls_step)(SSL *ssl, void *arg);
 
-struct io_buf {
+struct io_in {
     void *data;
+    size_t len;
+    size_t done;
+};
+
+struct io_out {
+    const void *data;
     size_t len;
     size_t done;
 };
@@ -656,14 +662,14 @@ static int step_handshake(SSL *ssl, void *arg)
 
 static int step_read(SSL *ssl, void *arg)
 {
-    struct io_buf *b = arg;
+    struct io_in *b = arg;
 
     return SSL_read_ex(ssl, b->data, b->len, &b->done);
 }
 
 static int step_write(SSL *ssl, void *arg)
 {
-    struct io_buf *b = arg;
+    struct io_out *b = arg;
 
     return SSL_write_ex(ssl, b->data, b->len, &b->done);
 }
@@ -723,7 +729,7 @@ static bool tls_handshake(struct conn *c, const struct deadline *d, struct tls_f
 static bool tls_write_all(struct conn *c, const void *data, size_t len,
                           const struct deadline *d, struct tls_failure *f)
 {
-    struct io_buf b = { (void *)data, len, 0 };
+    struct io_out b = { data, len, 0 };
 
     /* Without SSL_MODE_ENABLE_PARTIAL_WRITE, success means all was written. */
     return len == 0 || tls_run(c, step_write, &b, d, f);
@@ -737,7 +743,7 @@ static bool tls_read_app(struct conn *c, bool until_line, const struct deadline 
     unsigned char buf[IO_CHUNK];
 
     while (!(until_line && c->got_line)) {
-        struct io_buf b = { buf, sizeof buf, 0 };
+        struct io_in b = { buf, sizeof buf, 0 };
 
         if (!tls_run(c, step_read, &b, d, f))
             return false;
@@ -795,6 +801,7 @@ struct verdict {
     uint64_t extra;      /* V_CLOSE_NOTIFY: raw bytes after the alert record */
     bool replied;        /* --mode=reply: our close_notify went out */
     char write_error[128]; /* our response/request/close_notify failed */
+    bool reset_consumed; /* that write reported the RST; reads now see EOF */
     int64_t ms;
     const char *stage;   /* NULL when the stream ended where expected */
 };
@@ -899,6 +906,8 @@ static void classify(const struct conn *c, const struct tls_failure *f, struct v
         set_detail(v, buf);
         break;
     }
+    if (v->kind == V_EOF && v->reset_consumed)
+        v->kind = V_RESET;
 }
 
 /* After the close_notify record: what else does the socket deliver before
@@ -922,7 +931,7 @@ static void observe_after_close_notify(struct conn *c, const struct deadline *d,
         if (n > 0) {
             v->extra += (uint64_t)n;
         } else if (n == 0) {
-            v->after = "fin";
+            v->after = v->reset_consumed ? "reset" : "fin";
             return;
         } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
             v->after = errno == ECONNRESET ? "reset" : "error";
@@ -939,9 +948,15 @@ static void observe_after_close_notify(struct conn *c, const struct deadline *d,
  * here instead (timeout, or an OpenSSL error that poisons the connection). */
 static bool note_write_failure(const struct tls_failure *f, struct verdict *v)
 {
-    if (f->timed_out || f->ssl_error != SSL_ERROR_SYSCALL || f->sys_errno == 0)
+    /* errno, not SSL_get_error(), is the truthful signal here: once a
+     * close_notify was received, a failed write is reported as ZERO_RETURN. */
+    if (f->timed_out || f->ssl_error == SSL_ERROR_SSL || f->sys_errno == 0)
         return false;
     snprintf(v->write_error, sizeof v->write_error, "%s", strerror(f->sys_errno));
+    /* Linux reports a received RST once: to this write as ECONNRESET (as
+     * EPIPE when a FIN came first). Later reads return the queued data and
+     * then 0, which must not be mistaken for a FIN. */
+    v->reset_consumed = f->sys_errno == ECONNRESET;
     return true;
 }
 
@@ -949,14 +964,17 @@ static bool note_write_failure(const struct tls_failure *f, struct verdict *v)
 static void conclude(struct conn *c, const struct options *o, const struct tls_failure *f,
                      int64_t since_ms, const struct deadline *d, struct verdict *v)
 {
-    struct tls_failure ignored;
+    struct tls_failure reply_failure;
 
     classify(c, f, v);
     v->ms = now_ms() - since_ms;
     if (v->kind != V_CLOSE_NOTIFY)
         return;
-    if (o->mode == MODE_REPLY)
-        v->replied = tls_run(c, step_shutdown, NULL, d, &ignored);
+    if (o->mode == MODE_REPLY) {
+        v->replied = tls_run(c, step_shutdown, NULL, d, &reply_failure);
+        if (!v->replied)
+            (void)note_write_failure(&reply_failure, v); /* may consume a RST */
+    }
     observe_after_close_notify(c, d, v);
 }
 

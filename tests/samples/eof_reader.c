@@ -5,6 +5,11 @@
  * tests compare this with the policy table (SPEC §4.3).
  *
  *   eof_reader --port=N --fn=read|read_ex|peek|peek_ex [--ignore-eof]
+ *              [--then=wait-fin]
+ *
+ * --then=wait-fin: after the end, make no further OpenSSL call: wait for the
+ * peer's TCP FIN and leave with _exit(), so that the only close_notify the
+ * peer can get from us is one sent at once when its own arrived.
  *
  * --ignore-eof sets SSL_OP_IGNORE_UNEXPECTED_EOF (OpenSSL 3; in 1.1.1 the
  * bit is reserved and has no effect, as for a program built against 3.x
@@ -12,8 +17,10 @@
 #include "sample.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -102,11 +109,21 @@ static void print_outcome(const char *key, const struct outcome *o)
 	printf("\"}");
 }
 
+/* Until the peer's FIN (recv returns 0) or a reset, bounded. */
+static void wait_for_fin(int fd)
+{
+	char buf[4096];
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	while (poll(&p, 1, 10000) > 0 && recv(fd, buf, sizeof buf, 0) > 0)
+		;
+}
+
 int main(int argc, char **argv)
 {
 	struct sample s;
 	enum fn fn = FN_READ;
-	int ignore_eof = 0, rest = 1, r, err;
+	int ignore_eof = 0, wait_fin = 0, rest = 1, r, err;
 	char buf[4096];
 	size_t n, total = 0;
 	struct outcome first, again;
@@ -122,6 +139,8 @@ int main(int argc, char **argv)
 			}
 		if (strcmp(argv[i], "--ignore-eof") == 0)
 			ignore_eof = known = 1;
+		if (strcmp(argv[i], "--then=wait-fin") == 0)
+			wait_fin = known = 1;
 		if (!known)
 			argv[rest++] = argv[i];
 	}
@@ -140,6 +159,14 @@ int main(int argc, char **argv)
 		total += n;
 	}
 	observe(s.ssl, r, err, &first);
+	if (wait_fin) {
+		printf("{\"fn\":\"%s\",\"bytes\":%zu,", fn_names[fn], total);
+		print_outcome("end", &first);
+		printf("}\n");
+		fflush(stdout);
+		wait_for_fin(s.fd);
+		_exit(0);
+	}
 	errno = 0;
 	r = call(s.ssl, fn, buf, sizeof buf, &n);
 	observe(s.ssl, r, errno, &again);

@@ -1,0 +1,284 @@
+#!/usr/bin/env python3
+"""Receive-side tests of tlsclose (SPEC §4.3), printed as TAP.
+
+1. Silent EOF: the strict peer sends a response and then ends TCP without
+   close_notify (--mode=truncate). The sample eof_reader reads to the end with
+   one of SSL_read, SSL_read_ex, SSL_peek, SSL_peek_ex, with or without
+   SSL_OP_IGNORE_UNEXPECTED_EOF, and prints what the program saw (return
+   value, SSL_get_error, errno, the error queue as printed, a second call,
+   SSL_shutdown). Each combination runs bare and under TLSCLOSE_EOF=warn,
+   error and clean, in TLS 1.2 and 1.3; the peer reports any alert the client
+   wrote after the EOF, the log the truncation event.
+2. Fatal-level close_notify (TLS 1.2), from the GnuTLS peer: a clean end
+   under the shim, an error bare; warning level as the control.
+3. TLSCLOSE_REPLY: the peer sends close_notify and waits for the answer
+   (--mode=close --reply-wait); the reader then waits for the peer's FIN and
+   leaves with _exit(), so only an immediate reply can reach the peer.
+
+usage: receive.py --openssl=3|1.1.1 --samples=DIR [--table=FILE]
+Environment: TC_BUILDDIR, TLSCLOSE_LIBRARY (from make check).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import PEER_TIMEOUT_MS, TIMEOUT, Tap, clean_env, read_line  # noqa: E402
+
+FUNCTIONS = ("read", "read_ex", "peek", "peek_ex")
+POLICIES = ("warn", "error", "clean")
+EOF_STRING = "unexpected eof while reading"
+RESPONSE = 100  # bytes the truncating peer sends before its FIN
+REPLY_WAIT_MS = 1500
+
+
+def fatal_alerts(verdict):
+    return [a for a in verdict.get("alerts", []) if a.startswith("fatal:")]
+
+
+class Runner:
+    def __init__(self, args):
+        self.args = args
+        self.build = os.environ["TC_BUILDDIR"]
+        self.lib = os.environ["TLSCLOSE_LIBRARY"]
+        self.peer = os.path.join(self.build, "tests", "peer")
+        self.gnutls_peer = os.path.join(self.build, "tests", "gnutls_peer")
+        self.reader = os.path.join(args.samples, "eof_reader")
+        certs = os.path.join(self.build, "tests", "certs")
+        self.cert = os.path.join(certs, "cert.pem")
+        self.key = os.path.join(certs, "key.pem")
+        self.tmp = tempfile.mkdtemp(prefix="tlsclose-receive-")
+        self.table = []
+        if not os.path.exists(self.key):
+            os.makedirs(certs, exist_ok=True)
+            subprocess.run([self.peer, "gencert", self.cert, self.key], check=True,
+                           timeout=TIMEOUT)
+
+    def run(self, peer_cmd, reader_args, env_extra, shim):
+        """Start a peer, run the reader against it; returns (reader output,
+        peer verdict, log events, reader process)."""
+        log = os.path.join(self.tmp, f"log-{len(os.listdir(self.tmp))}")
+        env = clean_env()
+        env.update(env_extra)
+        if shim:
+            env.update(LD_PRELOAD=self.lib, TLSCLOSE_LOG=log, TLSCLOSE_LOG_LEVEL="debug",
+                       TLSCLOSE_LOG_FORMAT="json")
+        peer = subprocess.Popen(peer_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=clean_env())
+        try:
+            port = read_line(peer, "peer")["port"]
+            proc = subprocess.run([self.reader, f"--port={port}"] + reader_args, env=env,
+                                  capture_output=True, text=True, timeout=TIMEOUT)
+            verdict = read_line(peer, "peer verdict")
+        finally:
+            if peer.poll() is None:
+                peer.kill()
+            peer.wait()
+        out = json.loads(proc.stdout.splitlines()[0]) if proc.stdout.strip() else {}
+        events = []
+        if os.path.exists(log):
+            with open(log) as f:
+                events = [json.loads(line) for line in f]
+        return out, verdict, events, proc
+
+    # --- 1. silent EOF ---------------------------------------------------
+
+    def expected_bare(self, ignore):
+        if self.args.openssl == "3" and not ignore:
+            return {"ret": 0, "ssl_error": "SSL_ERROR_SSL", "has": EOF_STRING,
+                    "peer_fatal": ["fatal:decode error"]}
+        if self.args.openssl == "3":
+            return {"ret": 0, "ssl_error": "SSL_ERROR_ZERO_RETURN", "errors": "",
+                    "peer_fatal": []}
+        return {"ret": 0, "ssl_error": "SSL_ERROR_SYSCALL", "errno": 0, "errors": "",
+                "peer_fatal": []}
+
+    @staticmethod
+    def compare(end, want):
+        problems = []
+        for key in ("ret", "ssl_error", "errno", "errors"):
+            if key in want and end.get(key) != want[key]:
+                problems.append(f"{key}={end.get(key)!r}, expected {want[key]!r}")
+        if "has" in want and want["has"] not in end.get("errors", ""):
+            problems.append(f"errors {end.get('errors')!r} lack {want['has']!r}")
+        return problems
+
+    def silent_eof(self, tap):
+        for tls in ("1.2", "1.3"):
+            peer_cmd = [self.peer, "server", f"--tls{tls}", f"--cert={self.cert}",
+                        f"--key={self.key}", "--mode=truncate", f"--response={RESPONSE}",
+                        f"--timeout={PEER_TIMEOUT_MS}"]
+            for fn in FUNCTIONS:
+                ex = fn.endswith("_ex")
+                for ignore in (False, True):
+                    args = [f"--fn={fn}"] + (["--ignore-eof"] if ignore else [])
+                    what = f"{fn}{' +IGNORE_UNEXPECTED_EOF' if ignore else ''}, TLS {tls}"
+                    bare_out, bare_peer, _, proc = self.run(peer_cmd, args, {}, False)
+                    want = self.expected_bare(ignore)
+                    problems = self.compare(bare_out.get("end", {}), want)
+                    if fatal_alerts(bare_peer) != want["peer_fatal"]:
+                        problems.append(f"peer got alerts {bare_peer.get('alerts')}, "
+                                        f"expected fatal {want['peer_fatal']}")
+                    if bare_out.get("bytes") != RESPONSE:
+                        problems.append(f"read {bare_out.get('bytes')} bytes, expected {RESPONSE}")
+                    tap.result(not problems, f"silent EOF, bare: {what}",
+                               problems + [proc.stdout, json.dumps(bare_peer)])
+                    row = [what, self.cell(bare_out, bare_peer)]
+                    for policy in POLICIES:
+                        out, peer, events, proc = self.run(
+                            peer_cmd, args, {"TLSCLOSE_EOF": policy}, True)
+                        problems = self.check_policy(policy, ex, out, peer, events,
+                                                     bare_out, bare_peer)
+                        tap.result(not problems, f"silent EOF, TLSCLOSE_EOF={policy}: {what}",
+                                   problems + [proc.stdout, proc.stderr, json.dumps(peer),
+                                               json.dumps(events)])
+                        row.append(self.cell(out, peer) + ("" if not problems else " **FAILED**"))
+                    self.table.append(row)
+
+    @staticmethod
+    def cell(out, peer):
+        end = out.get("end", {})
+        alert = ", alert " + "/".join(fatal_alerts(peer)) if fatal_alerts(peer) else ""
+        text = " (unexpected eof)" if EOF_STRING in end.get("errors", "") else ""
+        return f"{end.get('ret')} {end.get('ssl_error', '?').replace('SSL_ERROR_', '')}{text}{alert}"
+
+    def check_policy(self, policy, ex, out, peer, events, bare_out, bare_peer):
+        end, again = out.get("end", {}), out.get("again", {})
+        problems = []
+        truncations = [e for e in events if e.get("event") == "truncation"]
+        level = "info" if policy == "clean" else "warn"
+        if len(truncations) != 1 or truncations[0].get("policy") != policy or \
+           truncations[0].get("level") != level or \
+           truncations[0].get("bytes_read") != RESPONSE or \
+           not str(truncations[0].get("peer", "")).startswith("127.0.0.1:"):
+            problems.append(f"expected one truncation event (policy {policy}, level {level}, "
+                            f"{RESPONSE} bytes read, the peer named): {truncations}")
+        if out.get("bytes") != RESPONSE:
+            problems.append(f"read {out.get('bytes')} bytes, expected {RESPONSE}")
+        if policy == "warn":
+            for key in ("ret", "ssl_error", "errno", "errors"):
+                if end.get(key) != bare_out.get("end", {}).get(key):
+                    problems.append(f"warn: {key}={end.get(key)!r} differs from bare "
+                                    f"{bare_out.get('end', {}).get(key)!r}")
+            if fatal_alerts(peer) != fatal_alerts(bare_peer):
+                problems.append(f"warn: peer alerts {peer.get('alerts')} differ from bare "
+                                f"{bare_peer.get('alerts')}")
+        elif policy == "error":
+            want = {"ret": 0 if ex else -1, "ssl_error": "SSL_ERROR_SSL", "has": EOF_STRING}
+            problems += self.compare(end, want)
+            problems += [f"second call: {p}" for p in self.compare(again, want)]
+            if "ocsp" in end.get("errors", ""):
+                problems.append("the error text names OCSP (reason 294 of 1.1.1)")
+            if out.get("shutdown") != -1:
+                problems.append(f"SSL_shutdown returned {out.get('shutdown')}, expected -1")
+            if peer.get("alerts"):
+                problems.append(f"the client wrote alerts into the dead connection: "
+                                f"{peer.get('alerts')}")
+        else:
+            want = {"ret": 0, "ssl_error": "SSL_ERROR_ZERO_RETURN", "errors": ""}
+            problems += self.compare(end, want)
+            problems += [f"second call: {p}" for p in self.compare(again, want)]
+            if fatal_alerts(peer):
+                problems.append(f"the client wrote a fatal alert: {peer.get('alerts')}")
+        return problems
+
+    # --- 2. fatal close_notify -------------------------------------------
+
+    def fatal_close_notify(self, tap):
+        if not os.path.exists(self.gnutls_peer):
+            for shim in (False, True):
+                tap.skip(f"fatal-level close_notify ({'shim' if shim else 'bare'})",
+                         "tests/gnutls_peer not built (no GnuTLS headers)")
+            return
+        for level in ("fatal", "warning"):
+            for tls in ("1.2", "1.3"):
+                peer_cmd = [self.gnutls_peer, "server", f"--tls{tls}", f"--cert={self.cert}",
+                            f"--key={self.key}", f"--alert={level}",
+                            f"--timeout={PEER_TIMEOUT_MS}"]
+                for shim in (False, True):
+                    out, peer, events, proc = self.run(peer_cmd, ["--fn=read"], {}, shim)
+                    end = out.get("end", {})
+                    fatal_12 = level == "fatal" and tls == "1.2"
+                    if fatal_12 and not shim:
+                        want = {"ret": 0, "ssl_error": "SSL_ERROR_SSL", "has": "reason(1000)"}
+                    else:
+                        want = {"ret": 0, "ssl_error": "SSL_ERROR_ZERO_RETURN", "errors": ""}
+                    problems = self.compare(end, want)
+                    if shim:
+                        fcn = [e for e in events if e.get("event") == "fatal_close_notify"]
+                        if fatal_12 and len(fcn) != 1:
+                            problems.append(f"expected one fatal_close_notify event: {events}")
+                        if not fatal_12 and fcn:
+                            problems.append(f"unexpected fatal_close_notify event: {fcn}")
+                        if fatal_12 and out.get("shutdown") != 1:
+                            problems.append(f"SSL_shutdown after it returned "
+                                            f"{out.get('shutdown')}, expected 1")
+                    tap.result(not problems,
+                               f"{level}-level close_notify, TLS {tls}, "
+                               f"{'shim' if shim else 'bare'}: {want['ssl_error']}",
+                               problems + [proc.stdout, json.dumps(peer), json.dumps(events)])
+
+    # --- 3. reply ----------------------------------------------------------
+
+    def reply(self, tap):
+        for policy in ("auto", "on", "off"):
+            for tls in ("1.2", "1.3"):
+                expect = policy == "on" or (policy == "auto" and tls == "1.2")
+                peer_cmd = [self.peer, "server", f"--tls{tls}", f"--cert={self.cert}",
+                            f"--key={self.key}", "--mode=close",
+                            f"--reply-wait={REPLY_WAIT_MS}", f"--timeout={PEER_TIMEOUT_MS}"]
+                for shim in (False, True):
+                    out, peer, events, proc = self.run(
+                        peer_cmd, ["--fn=read", "--then=wait-fin"],
+                        {"TLSCLOSE_REPLY": policy}, shim)
+                    want = expect and shim
+                    problems = []
+                    if peer.get("replied") is not want:
+                        problems.append(f"peer saw a reply: {peer.get('replied')}, expected {want}")
+                    sent = [e for e in events if e.get("event") == "sent"]
+                    if shim and want and [e.get("trigger") for e in sent] != ["reply"]:
+                        problems.append(f"expected one sent event with trigger reply: {sent}")
+                    if shim and not want and sent:
+                        problems.append(f"unexpected sent events: {sent}")
+                    if out.get("end", {}).get("ssl_error") != "SSL_ERROR_ZERO_RETURN":
+                        problems.append(f"reader did not see close_notify: {out}")
+                    tap.result(not problems,
+                               f"TLSCLOSE_REPLY={policy}, TLS {tls}, "
+                               f"{'shim' if shim else 'bare'}: peer "
+                               f"{'gets' if want else 'gets no'} immediate answer",
+                               problems + [proc.stdout, proc.stderr, json.dumps(peer)])
+
+    def write_table(self):
+        lines = [f"| read at a silent EOF (OpenSSL {self.args.openssl}) | bare "
+                 "| TLSCLOSE_EOF=warn | error | clean |", "|---|---|---|---|---|"]
+        lines += ["| " + " | ".join(row) + " |" for row in self.table]
+        with open(self.args.table, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--openssl", choices=("3", "1.1.1"), required=True)
+    ap.add_argument("--samples", required=True)
+    ap.add_argument("--table")
+    args = ap.parse_args()
+    tap = Tap()
+    runner = Runner(args)
+    runner.silent_eof(tap)
+    runner.fatal_close_notify(tap)
+    runner.reply(tap)
+    tap.done()
+    if args.table:
+        runner.write_table()
+    if tap.failed == 0:
+        shutil.rmtree(runner.tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
