@@ -7,8 +7,19 @@
  * all within the timeout.
  *
  *   peer gencert CERT.pem KEY.pem
- *   peer server [--count=N] [--cert=F --key=F] [--mode=normal|reset|reply|close]
- *               [--response=N] [--tls1.2|--tls1.3] [--timeout=MS]
+ *   peer server [--count=N] [--cert=F --key=F]
+ *               [--mode=normal|reset|reply|close|truncate] [--reply-wait=MS]
+ *               [--response=N] [--http] [--content-length=N]
+ *               [--tls1.2|--tls1.3] [--timeout=MS]
+ *
+ * Server modes, after the response: normal waits for the other side's end;
+ * reset aborts the connection (RST); reply answers a close_notify at once;
+ * close sends close_notify first (with --reply-wait=MS: reports in
+ * "replied" whether the answer came within MS, then sends FIN); truncate
+ * ends with a FIN and no close_notify and observes what the other side
+ * writes afterwards. --http frames the response as HTTP/1.0 (close-delimited),
+ * --content-length=N announces N bytes (more than --response makes a
+ * truncation visible to HTTP clients).
  *   peer client --port=N [--mode=normal|reply] [--tls1.2|--tls1.3] [--timeout=MS]
  *
  * The server prints {"port":N} first, then, like the client, one JSON line per
@@ -28,7 +39,9 @@
  *   app_in_after  application bytes received after the first line (the
  *             request for the server, the response for the client)
  *   alerts    every alert received, "level:description", lowercase
- *   replied   only with --mode=reply: whether our own close_notify went out
+ *   replied   only with --mode=reply: whether our own close_notify went out;
+ *             with --mode=close --reply-wait: whether the other side's
+ *             close_notify arrived within the wait
  *   write_error  only when one of our writes (response, request, close_notify
  *             in --mode=close) failed because the other side was already
  *             gone; the observation goes on and the verdict still describes
@@ -92,7 +105,7 @@ static const char default_response[] = "world\n";
 /* Options                                                                   */
 
 enum command { CMD_GENCERT, CMD_SERVER, CMD_CLIENT };
-enum mode { MODE_NORMAL, MODE_RESET, MODE_REPLY, MODE_CLOSE };
+enum mode { MODE_NORMAL, MODE_RESET, MODE_REPLY, MODE_CLOSE, MODE_TRUNCATE };
 
 struct options {
     enum command command;
@@ -104,13 +117,17 @@ struct options {
     int timeout_ms;
     enum mode mode;
     long response_len;        /* server: response body size */
+    int reply_wait_ms;        /* server --mode=close: wait this long for the answer */
+    bool http;                /* server: frame the response as HTTP/1.0 */
+    long content_length;      /* server: announce this length (-1: none) */
     const char *cert_file;    /* server: NULL = in-memory certificate */
     const char *key_file;
 };
 
 static const char usage_text[] =
     "usage: peer gencert CERT KEY | peer server [--count=N] [--cert=F --key=F]"
-    " [--mode=normal|reset|reply|close] [--response=N] [--tls1.2|--tls1.3]"
+    " [--mode=normal|reset|reply|close|truncate] [--response=N] [--http]"
+    " [--content-length=N] [--reply-wait=MS] [--tls1.2|--tls1.3]"
     " [--timeout=MS] | peer client --port=N [--mode=normal|reply]"
     " [--tls1.2|--tls1.3] [--timeout=MS]";
 
@@ -160,6 +177,7 @@ static enum mode parse_mode(const char *text)
         [MODE_RESET] = "reset",
         [MODE_REPLY] = "reply",
         [MODE_CLOSE] = "close",
+        [MODE_TRUNCATE] = "truncate",
     };
 
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -190,7 +208,14 @@ static void parse_option(struct options *o, const char *arg)
         o->mode = parse_mode(v);
     else if ((v = option_value(arg, "--response")) != NULL)
         o->response_len = parse_number("--response", v, 0, MAX_RESPONSE_LEN);
-    else if ((v = option_value(arg, "--count")) != NULL)
+    else if ((v = option_value(arg, "--reply-wait")) != NULL)
+        o->reply_wait_ms = (int)parse_number("--reply-wait", v, 1, INT_MAX);
+    else if (strcmp(arg, "--http") == 0)
+        o->http = true;
+    else if ((v = option_value(arg, "--content-length")) != NULL) {
+        o->content_length = parse_number("--content-length", v, 0, MAX_RESPONSE_LEN);
+        o->http = true;
+    } else if ((v = option_value(arg, "--count")) != NULL)
         o->count = (int)parse_number("--count", v, 1, MAX_COUNT);
     else if ((v = option_value(arg, "--port")) != NULL)
         o->port = (int)parse_number("--port", v, 1, 65535);
@@ -209,7 +234,9 @@ static void check_options(const struct options *o, int argc, char **argv)
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         bool server_only = option_value(a, "--count") || option_value(a, "--cert") ||
-                           option_value(a, "--key") || option_value(a, "--response");
+                           option_value(a, "--key") || option_value(a, "--response") ||
+                           option_value(a, "--reply-wait") || strcmp(a, "--http") == 0 ||
+                           option_value(a, "--content-length");
         bool client_only = option_value(a, "--port") != NULL;
 
         if ((server_only && o->command != CMD_SERVER) ||
@@ -224,6 +251,8 @@ static void check_options(const struct options *o, int argc, char **argv)
     }
     if (o->command == CMD_SERVER && (o->cert_file == NULL) != (o->key_file == NULL))
         usage_error("--cert and --key go together");
+    if (o->reply_wait_ms && o->mode != MODE_CLOSE)
+        usage_error("--reply-wait goes with --mode=close");
 }
 
 static void parse_args(struct options *o, int argc, char **argv)
@@ -233,6 +262,7 @@ static void parse_args(struct options *o, int argc, char **argv)
         .timeout_ms = DEFAULT_TIMEOUT_MS,
         .mode = MODE_NORMAL,
         .response_len = DEFAULT_RESPONSE_LEN,
+        .content_length = -1,
     };
     if (argc < 2)
         usage_error("missing command");
@@ -753,11 +783,25 @@ static bool tls_read_app(struct conn *c, bool until_line, const struct deadline 
 }
 
 /* The server's response: "world\n" by default, else len-1 'x' and '\n'. */
-static bool send_response(struct conn *c, long len, const struct deadline *d,
+static bool send_response(struct conn *c, const struct options *o, const struct deadline *d,
                           struct tls_failure *f)
 {
     unsigned char chunk[IO_CHUNK];
+    long len = o->response_len;
 
+    if (o->http) {
+        /* For HTTP clients (curl, Python): a Content-Length longer than the
+         * body makes a truncation visible to them; without one the body is
+         * close-delimited and only close_notify tells the end is real. */
+        char head[160];
+        int n = o->content_length >= 0
+                    ? snprintf(head, sizeof head,
+                               "HTTP/1.0 200 OK\r\nContent-Length: %ld\r\n"
+                               "Connection: close\r\n\r\n", o->content_length)
+                    : snprintf(head, sizeof head, "HTTP/1.0 200 OK\r\nConnection: close\r\n\r\n");
+        if (!tls_write_all(c, head, (size_t)n, d, f))
+            return false;
+    }
     if (len == DEFAULT_RESPONSE_LEN)
         return tls_write_all(c, default_response, strlen(default_response), d, f);
     memset(chunk, 'x', sizeof chunk);
@@ -799,7 +843,9 @@ struct verdict {
     char detail[256];    /* V_ALERT, V_ERROR */
     const char *after;   /* V_CLOSE_NOTIFY: "fin", "reset", ...; else NULL */
     uint64_t extra;      /* V_CLOSE_NOTIFY: raw bytes after the alert record */
-    bool replied;        /* --mode=reply: our close_notify went out */
+    bool replied;        /* --mode=reply: our close_notify went out; --mode=close
+                          * --reply-wait: theirs arrived within the wait */
+    bool waited_reply;   /* --mode=close --reply-wait */
     char write_error[128]; /* our response/request/close_notify failed */
     bool reset_consumed; /* that write reported the RST; reads now see EOF */
     int64_t ms;
@@ -1082,7 +1128,7 @@ static void print_verdict(const struct options *o, int index, const struct conn 
     json_int(&j, "app_in", (int64_t)c->app_in);
     json_int(&j, "app_in_after", (int64_t)c->app_in_after);
     json_alerts(&j, c);
-    if (o->mode == MODE_REPLY)
+    if (o->mode == MODE_REPLY || v->waited_reply)
         json_bool(&j, "replied", v->replied);
     if (v->write_error[0] != '\0')
         json_str(&j, "write_error", v->write_error);
@@ -1159,7 +1205,7 @@ static bool server_exchange(struct conn *c, const struct options *o,
     if (!tls_read_app(c, true, d, f))
         return false;
     v->stage = "response";
-    if (!send_response(c, o->response_len, d, f) && !note_write_failure(f, v))
+    if (!send_response(c, o, d, f) && !note_write_failure(f, v))
         return false;
     v->stage = NULL;
     return true;
@@ -1170,10 +1216,37 @@ static void server_observe_end(struct conn *c, const struct options *o,
                                const struct deadline *d, struct tls_failure *f,
                                struct verdict *v)
 {
+    if (o->mode == MODE_TRUNCATE) {
+        /* A FIN without close_notify: the truncation the program must not
+         * take for a complete response. What the program then writes (an
+         * alert, a close_notify, nothing) is what is observed. */
+        if (shutdown(c->fd, SHUT_WR) < 0)
+            die_errno("shutdown");
+    }
     if (o->mode == MODE_CLOSE && !tls_run(c, step_shutdown, NULL, d, f) &&
         !note_write_failure(f, v)) {
         v->stage = "close";
         return;
+    }
+    if (o->mode == MODE_CLOSE && o->reply_wait_ms) {
+        /* Does the program answer our close_notify at once (RFC 5246
+         * §7.2.1)? Only what arrives within the wait counts; then our FIN
+         * lets a program that waits for it go. */
+        struct deadline w = deadline_in(o->reply_wait_ms);
+        struct tls_failure wf;
+
+        v->waited_reply = true;
+        if (!tls_read_app(c, false, &w, &wf) && !wf.timed_out && c->close_notify_seen) {
+            v->replied = true;
+            *f = wf;
+            (void)shutdown(c->fd, SHUT_WR);
+            return;
+        }
+        (void)shutdown(c->fd, SHUT_WR);
+        if (!wf.timed_out) {
+            *f = wf;
+            return;
+        }
     }
     (void)tls_read_app(c, false, d, f); /* returns at the end only */
 }
