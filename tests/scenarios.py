@@ -205,6 +205,13 @@ class Runner:
                 problems.append(f"no event {event} in the log: {events}")
             if len(sent_events) > 1:
                 problems.append(f"more than one sent event: {sent_events}")
+            # A program that ends normally after using TLS logs its summary,
+            # which counts what the log shows.
+            summaries = [e for e in events if e.get("event") == "summary"]
+            if event and event.get("event") == "sent" and not any(
+                    s.get("sent", 0) >= 1 and s.get("connections", 0) >= 1 for s in summaries):
+                problems.append(f"no summary counting the connection and the close_notify: "
+                                f"{summaries}")
         if problems:
             problems += [f"peer: {json.dumps(verdict)}", f"stderr: {proc.stderr.strip()}"]
         return problems
