@@ -35,30 +35,35 @@ static void io_leave(struct tc_conn *c)
     __atomic_fetch_sub(&c->active, 1, __ATOMIC_ACQ_REL);
 }
 
-/* A call failed (ret <= 0): remember what that means for the connection.
+/* A call failed only for now (WANT_READ, WANT_WRITE, a callback to retry):
+ * nothing happened to the connection. The common case for non-blocking
+ * programs, so it is decided first and cheaply. errno is preserved. */
+static int failed_for_now(struct tc_conn *c, SSL *ssl)
+{
+    int saved = errno;
+    int want = tc_ossl.SSL_want(ssl);
+    int retry = want != TC_SSL_NOTHING && want != TC_SSL_READING && want != TC_SSL_WRITING;
+    if (want == TC_SSL_READING || want == TC_SSL_WRITING) {
+        BIO *b = want == TC_SSL_READING ? tc_ossl.SSL_get_rbio(ssl) : tc_ossl.SSL_get_wbio(ssl);
+        retry = b && tc_ossl.BIO_test_flags(b, TC_BIO_FLAGS_SHOULD_RETRY);
+        if (retry && want == TC_SSL_WRITING)
+            tc_set_flags(c, TC_F_WRITE_PENDING);
+    }
+    errno = saved;
+    return retry;
+}
+
+/* A call really failed: remember what that means for the connection.
  * Decided from the object's state rather than SSL_get_error(), which a stale
  * error the program left on the queue would mislead. errno is preserved. */
 static void note_failure(struct tc_conn *c, SSL *ssl)
 {
     int saved = errno;
-    int want = tc_ossl.SSL_want(ssl);
-    if (want == TC_SSL_READING || want == TC_SSL_WRITING) {
-        BIO *b = want == TC_SSL_READING ? tc_ossl.SSL_get_rbio(ssl) : tc_ossl.SSL_get_wbio(ssl);
-        if (b && tc_ossl.BIO_test_flags(b, TC_BIO_FLAGS_SHOULD_RETRY)) {
-            if (want == TC_SSL_WRITING)
-                tc_set_flags(c, TC_F_WRITE_PENDING);
-            errno = saved;
-            return; /* WANT_READ / WANT_WRITE: nothing happened to the connection */
-        }
-    } else if (want != TC_SSL_NOTHING) {
-        errno = saved; /* X509 lookup, async, client hello callback: retryable */
-        return;
-    }
     if (tc_ossl.SSL_is_init_finished(ssl) == 1) {
         if (tc_ossl.SSL_get_shutdown(ssl) & TC_SSL_RECEIVED_SHUTDOWN)
             tc_set_flags(c, TC_F_PEER_CN);
         else
-            tc_set_flags(c, TC_F_FAILED); /* 1.1.1 EOF, ECONNRESET, EPIPE */
+            tc_set_flags(c, TC_F_FAILED); /* ECONNRESET, EPIPE */
         /* A connection the shim learned after its handshake. */
         tc_conn_learn_fd(c, ssl);
     }
@@ -104,7 +109,9 @@ static int io_done(struct tc_conn *c, SSL *ssl, int r, int ok, size_t n, enum io
     int reply = 0;
     if (ok) {
         io_succeeded(c, ssl, n, kind);
-    } else {
+    } else if (!failed_for_now(c, ssl)) {
+        /* The receive side first: it tells a silent EOF or the peer's
+         * close_notify from other failures. */
         if (is_read(kind))
             r = tc_eof_after_read(c, ssl, r, ex, &reply);
         if (!(tc_flags(c) & TC_F_END_SEEN))

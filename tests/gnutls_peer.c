@@ -71,11 +71,8 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -83,23 +80,15 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
 #include <gnutls/gnutls.h>
 
+#include "peer_util.h"
+
 #define PROG "gnutls_peer"
-#define EXIT_SETUP 1
-#define EXIT_USAGE 2
 
-#define DEFAULT_TIMEOUT_MS 10000
-#define DEFAULT_RESPONSE_LEN 6
-#define MAX_RESPONSE_LEN (1L << 30)
 #define LISTEN_BACKLOG 1
-#define IO_CHUNK 16384
-
-static const char default_response[] = "world\n";
 
 /* ------------------------------------------------------------------------ */
 /* Options                                                                   */
@@ -124,45 +113,6 @@ struct options {
 static const char usage_text[] =
     "usage: " PROG " server --cert=CERT.pem --key=KEY.pem [--tls1.2|--tls1.3]"
     " [--alert=fatal|warning|none] [--response=N] [--timeout=MS]";
-
-static void usage_error(const char *fmt, ...)
-    __attribute__((noreturn, format(printf, 1, 2)));
-
-/* One line on stderr; the synopsis is in "gnutls_peer --help". */
-static void usage_error(const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs(PROG ": ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs(" (see '" PROG " --help')\n", stderr);
-    exit(EXIT_USAGE);
-}
-
-/* Returns the text after "NAME=" if arg is "NAME=...", else NULL. */
-static const char *option_value(const char *arg, const char *name)
-{
-    size_t n = strlen(name);
-
-    if (strncmp(arg, name, n) != 0 || arg[n] != '=')
-        return NULL;
-    return arg + n + 1;
-}
-
-static long parse_number(const char *name, const char *text, long min, long max)
-{
-    char *end;
-    long v;
-
-    errno = 0;
-    v = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || v < min || v > max)
-        usage_error("%s must be an integer in [%ld, %ld], got '%s'", name, min,
-                    max, text);
-    return v;
-}
 
 static enum alert_choice parse_alert(const char *text)
 {
@@ -225,123 +175,6 @@ static void parse_args(struct options *o, int argc, char **argv)
         usage_error("server needs --cert=FILE and --key=FILE");
     if (o->version_priority == NULL)
         set_version(o, "-VERS-ALL:+VERS-TLS1.2");
-}
-
-/* ------------------------------------------------------------------------ */
-/* Setup errors                                                              */
-
-static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
-static void die_errno(const char *what) __attribute__((noreturn));
-
-/* Setup failures are not observations: report them on one line, exit 1. */
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs(PROG ": ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(EXIT_SETUP);
-}
-
-static void die_errno(const char *what)
-{
-    die("%s: %s", what, strerror(errno));
-}
-
-/* ------------------------------------------------------------------------ */
-/* Time                                                                      */
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Every wait is bounded by a deadline on the monotonic clock, so that a
- * client that hangs produces a "timeout" verdict or a setup error, never a
- * hung test. */
-struct deadline {
-    int64_t at_ms;
-};
-
-static struct deadline deadline_in(int ms)
-{
-    return (struct deadline){ .at_ms = now_ms() + ms };
-}
-
-static int remaining_ms(const struct deadline *d)
-{
-    int64_t left = d->at_ms - now_ms();
-
-    return left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
-}
-
-/* Waits until fd reports one of `events` (or an error/hangup, which the next
- * I/O call will report). Returns true when ready, false at the deadline. */
-static bool wait_fd(int fd, short events, const struct deadline *d)
-{
-    for (;;) {
-        struct pollfd p = { .fd = fd, .events = events };
-        int r = poll(&p, 1, remaining_ms(d));
-
-        if (r >= 0)
-            return r > 0;
-        if (errno != EINTR)
-            die_errno("poll");
-    }
-}
-
-/* ------------------------------------------------------------------------ */
-/* Sockets                                                                   */
-
-/* Listens on 127.0.0.1 on an ephemeral port; returns the socket. */
-static int listen_loopback(int *port)
-{
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = 0 };
-    socklen_t len = sizeof sa;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0)
-        die_errno("socket");
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
-        die_errno("bind 127.0.0.1:0");
-    if (listen(fd, LISTEN_BACKLOG) < 0)
-        die_errno("listen");
-    if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
-        die_errno("getsockname");
-    *port = ntohs(sa.sin_port);
-    return fd;
-}
-
-/* Accepts one connection before the deadline; returns a non-blocking socket
- * so that no GnuTLS call can block: all waiting is done by wait_fd(). */
-static int accept_one(int lfd, const struct deadline *d)
-{
-    int one = 1;
-
-    for (;;) {
-        int fd;
-
-        if (!wait_fd(lfd, POLLIN, d))
-            die("accept: no connection within the timeout");
-        fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (fd >= 0) {
-            /* The response and the alert must leave at once, as separate
-             * segments, independently of Nagle and of delayed ACKs. */
-            (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-            return fd;
-        }
-        /* The connection may have vanished between poll and accept. */
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-            errno != ECONNABORTED)
-            die_errno("accept");
-    }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -463,13 +296,24 @@ static bool is_retry(ssize_t r)
     return r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED;
 }
 
+/* wait_fd() where a failing poll() is a setup error. Returns true when
+ * ready, false at the deadline. */
+static bool wait_ready(int fd, short events, const struct deadline *d)
+{
+    int r = wait_fd(fd, events, d);
+
+    if (r < 0)
+        die_errno("poll");
+    return r > 0;
+}
+
 /* After GNUTLS_E_AGAIN: waits until the socket allows progress in the
  * direction GnuTLS was blocked on. Returns false at the deadline. */
 static bool wait_tls(const struct peer *p, const struct deadline *d)
 {
     short events = gnutls_record_get_direction(p->session) ? POLLOUT : POLLIN;
 
-    return wait_fd(p->tr.fd, events, d);
+    return wait_ready(p->tr.fd, events, d);
 }
 
 static void load_credentials(struct peer *p, const struct options *o)
@@ -565,24 +409,26 @@ static void send_all(struct peer *p, const char *buf, size_t len, const struct d
     }
 }
 
-/* "world\n" by default, else len-1 'x' and '\n' (the same as tests/peer). */
+struct response_sink {
+    struct peer *p;
+    const struct deadline *d;
+};
+
+/* A response_writer: send_all() exits on any failure. */
+static bool write_to_peer(void *arg, const void *data, size_t len)
+{
+    struct response_sink *s = arg;
+
+    send_all(s->p, data, len, s->d);
+    return true;
+}
+
+/* The same response as tests/peer: see write_response(). */
 static void send_response(struct peer *p, long len, const struct deadline *d)
 {
-    char chunk[IO_CHUNK];
+    struct response_sink s = { p, d };
 
-    if (len == DEFAULT_RESPONSE_LEN) {
-        send_all(p, default_response, strlen(default_response), d);
-        return;
-    }
-    memset(chunk, 'x', sizeof chunk);
-    while (len > 0) {
-        size_t n = (size_t)len < sizeof chunk ? (size_t)len : sizeof chunk;
-
-        if ((long)n == len)
-            chunk[n - 1] = '\n';
-        send_all(p, chunk, n, d);
-        len -= (long)n;
-    }
+    (void)write_response(len, write_to_peer, &s);
 }
 
 /* gnutls_alert_send() writes the level byte as given (OpenSSL cannot send a
@@ -705,7 +551,7 @@ static void observe_raw(struct peer *p, struct observation *o, const struct dead
     char buf[IO_CHUNK];
 
     while (!stream_ended(&p->tr, o)) {
-        if (!wait_fd(p->tr.fd, POLLIN, d)) {
+        if (!wait_ready(p->tr.fd, POLLIN, d)) {
             o->verdict = V_TIMEOUT;
             return;
         }
@@ -734,7 +580,6 @@ static void alert_json_name(int alert, char *out, size_t size)
 {
     const char *name = gnutls_alert_get_strname((gnutls_alert_description_t)alert);
     const char *prefix = "GNUTLS_A_";
-    size_t i = 0;
 
     if (name == NULL) {
         snprintf(out, size, "alert_%d", alert);
@@ -742,44 +587,37 @@ static void alert_json_name(int alert, char *out, size_t size)
     }
     if (strncmp(name, prefix, strlen(prefix)) == 0)
         name += strlen(prefix);
-    for (; name[i] != '\0' && i + 1 < size; i++)
-        out[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] - 'A' + 'a' : name[i]);
-    out[i] = '\0';
+    snprintf(out, size, "%s", name);
+    lowercase(out);
 }
 
 static void print_result(const struct peer *p, const struct options *opt,
                          const struct observation *o)
 {
-    char alert[64] = "null";
-    const char *level = "null";
+    char alert[48];
+    const char *level = NULL;
+    struct json j;
 
     if (o->have_alert) {
-        char name[48];
-
-        alert_json_name(o->alert, name, sizeof name);
-        snprintf(alert, sizeof alert, "\"%s\"", name);
-        level = o->alert_fatal ? "\"fatal\"" : "\"warning\"";
+        alert_json_name(o->alert, alert, sizeof alert);
+        level = o->alert_fatal ? "fatal" : "warning";
     }
-    printf("{\"role\":\"gnutls_server\",\"tls\":\"%s\",\"sent_alert\":\"%s\","
-           "\"verdict\":\"%s\",\"client_bytes_after\":%llu,\"client_alert\":%s,"
-           "\"app_in\":%llu,\"ms\":%lld,\"client_alert_level\":%s}\n",
-           gnutls_protocol_get_name(gnutls_protocol_get_version(p->session)),
-           alert_choice_names[opt->alert], verdict_names[o->verdict],
-           (unsigned long long)p->tr.bytes_after, alert,
-           (unsigned long long)p->app_in, (long long)o->ms, level);
-    if (fflush(stdout) != 0)
+    json_begin(&j, stdout);
+    json_str(&j, "role", "gnutls_server");
+    json_str(&j, "tls", gnutls_protocol_get_name(gnutls_protocol_get_version(p->session)));
+    json_str(&j, "sent_alert", alert_choice_names[opt->alert]);
+    json_str(&j, "verdict", verdict_names[o->verdict]);
+    json_int(&j, "client_bytes_after", (int64_t)p->tr.bytes_after);
+    json_str(&j, "client_alert", o->have_alert ? alert : NULL);
+    json_int(&j, "app_in", (int64_t)p->app_in);
+    json_int(&j, "ms", o->ms);
+    json_str(&j, "client_alert_level", level);
+    if (!json_end(&j))
         die_errno("stdout");
 }
 
 /* ------------------------------------------------------------------------ */
 /* Main                                                                      */
-
-static void print_port(int port)
-{
-    printf("{\"port\":%d}\n", port);
-    if (fflush(stdout) != 0)
-        die_errno("stdout");
-}
 
 static int run_server(const struct options *opt)
 {
@@ -787,16 +625,21 @@ static int run_server(const struct options *opt)
     struct observation o;
     struct deadline d;
     int port;
-    int lfd = listen_loopback(&port);
+    int fd;
+    int lfd = listen_loopback(LISTEN_BACKLOG, &port);
     int r = gnutls_global_init();
 
     if (r < 0)
         die("gnutls_global_init: %s", gnutls_strerror(r));
     load_credentials(&p, opt);
-    print_port(port);
+    if (!print_port(port))
+        die_errno("stdout");
 
     d = deadline_in(opt->timeout_ms);
-    start_session(&p, opt, accept_one(lfd, &d));
+    fd = accept_bounded(lfd, &d);
+    if (fd < 0)
+        die("accept: no connection within the timeout");
+    start_session(&p, opt, fd);
     close(lfd);
     handshake(&p, &d);
     read_request(&p, &d);
@@ -819,6 +662,7 @@ int main(int argc, char **argv)
 {
     struct options o;
 
+    prog_name = PROG;
     parse_args(&o, argc, argv);
     /* A client that vanished must turn our writes into errors, not kill the
      * peer before it reports (stdout may be a pipe as well). */

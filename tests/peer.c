@@ -56,16 +56,12 @@
  * 1 for a setup error, 2 for a usage error; one line on stderr for both.
  */
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -73,10 +69,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -86,20 +80,14 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#define EXIT_SETUP 1
-#define EXIT_USAGE 2
+#include "peer_util.h"
 
-#define DEFAULT_TIMEOUT_MS 10000
-#define DEFAULT_RESPONSE_LEN 6
-#define MAX_RESPONSE_LEN (1L << 30)
 #define MAX_COUNT 100000
 #define LISTEN_BACKLOG 4
-#define IO_CHUNK 16384
 #define MAX_ALERTS 8
 #define CERT_VALID_DAYS 3653 /* ten years, leap days included */
 
 static const char request_line[] = "hello\n";
-static const char default_response[] = "world\n";
 
 /* ------------------------------------------------------------------------ */
 /* Options                                                                   */
@@ -130,45 +118,6 @@ static const char usage_text[] =
     " [--content-length=N] [--reply-wait=MS] [--tls1.2|--tls1.3]"
     " [--timeout=MS] | peer client --port=N [--mode=normal|reply]"
     " [--tls1.2|--tls1.3] [--timeout=MS]";
-
-static void usage_error(const char *fmt, ...)
-    __attribute__((noreturn, format(printf, 1, 2)));
-
-/* One line on stderr; the synopsis is in "peer --help". */
-static void usage_error(const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs("peer: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs(" (see 'peer --help')\n", stderr);
-    exit(EXIT_USAGE);
-}
-
-/* Returns the text after "NAME=" if arg is "NAME=...", else NULL. */
-static const char *option_value(const char *arg, const char *name)
-{
-    size_t n = strlen(name);
-
-    if (strncmp(arg, name, n) != 0 || arg[n] != '=')
-        return NULL;
-    return arg + n + 1;
-}
-
-static long parse_number(const char *name, const char *text, long min, long max)
-{
-    char *end;
-    long v;
-
-    errno = 0;
-    v = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || v < min || v > max)
-        usage_error("%s must be an integer in [%ld, %ld], got '%s'", name, min,
-                    max, text);
-    return v;
-}
 
 static enum mode parse_mode(const char *text)
 {
@@ -292,139 +241,22 @@ static void parse_args(struct options *o, int argc, char **argv)
 /* ------------------------------------------------------------------------ */
 /* Setup errors                                                              */
 
-static void die(const char *what) __attribute__((noreturn));
-static void die_errno(const char *what) __attribute__((noreturn));
+static void die_ssl(const char *what) __attribute__((noreturn));
 
-/* Setup failures are not observations: report them on one line, exit 1. */
-static void die(const char *what)
+/* die() with the first queued OpenSSL error, if any. */
+static void die_ssl(const char *what)
 {
     unsigned long e = ERR_peek_error();
     char buf[256];
 
-    if (e != 0) {
-        ERR_error_string_n(e, buf, sizeof buf);
-        fprintf(stderr, "peer: %s: %s\n", what, buf);
-    } else {
-        fprintf(stderr, "peer: %s\n", what);
-    }
-    exit(EXIT_SETUP);
-}
-
-static void die_errno(const char *what)
-{
-    fprintf(stderr, "peer: %s: %s\n", what, strerror(errno));
-    exit(EXIT_SETUP);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Time                                                                      */
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Every wait of the peer is bounded by a deadline on the monotonic clock, so
- * a program under test that hangs produces a "timeout" verdict, not a hang. */
-struct deadline {
-    int64_t at_ms;
-};
-
-static struct deadline deadline_in(int ms)
-{
-    return (struct deadline){ .at_ms = now_ms() + ms };
-}
-
-static int remaining_ms(const struct deadline *d)
-{
-    int64_t left = d->at_ms - now_ms();
-
-    return left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
-}
-
-/* Waits until fd reports one of `events` (or an error/hangup, which the next
- * I/O call will report). Returns 1 when ready, 0 at the deadline, -1 with
- * errno set if poll() itself failed. */
-static int wait_fd(int fd, short events, const struct deadline *d)
-{
-    for (;;) {
-        struct pollfd p = { .fd = fd, .events = events };
-        int r = poll(&p, 1, remaining_ms(d));
-
-        if (r >= 0)
-            return r > 0;
-        if (errno != EINTR)
-            return -1;
-    }
+    if (e == 0)
+        die("%s", what);
+    ERR_error_string_n(e, buf, sizeof buf);
+    die("%s: %s", what, buf);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Sockets                                                                   */
-
-/* Small writes (a response, an alert) must leave at once so that "ms" and the
- * ordering seen by the program under test do not depend on Nagle. */
-static void set_nodelay(int fd)
-{
-    int one = 1;
-
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
-
-static struct sockaddr_in loopback_addr(int port)
-{
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return sa;
-}
-
-/* Listens on 127.0.0.1 on an ephemeral port; returns the socket. */
-static int listen_loopback(int *port)
-{
-    struct sockaddr_in sa = loopback_addr(0);
-    socklen_t len = sizeof sa;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-
-    if (fd < 0)
-        die_errno("socket");
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
-        die_errno("bind 127.0.0.1:0");
-    if (listen(fd, LISTEN_BACKLOG) < 0)
-        die_errno("listen");
-    if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
-        die_errno("getsockname");
-    *port = ntohs(sa.sin_port);
-    return fd;
-}
-
-/* Accepts one connection before the deadline. Returns the non-blocking
- * socket, or -1 with errno ETIMEDOUT at the deadline (other errors: exit). */
-static int accept_bounded(int lfd, const struct deadline *d)
-{
-    for (;;) {
-        int r = wait_fd(lfd, POLLIN, d);
-        int fd;
-
-        if (r == 0) {
-            errno = ETIMEDOUT;
-            return -1;
-        }
-        if (r < 0)
-            die_errno("poll");
-        fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (fd >= 0) {
-            set_nodelay(fd);
-            return fd;
-        }
-        /* The connection may have vanished between poll and accept. */
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-            errno != ECONNABORTED)
-            die_errno("accept");
-    }
-}
 
 /* Connects to 127.0.0.1:port before the deadline; any failure is a setup
  * error because there is no TLS connection to observe. */
@@ -468,7 +300,7 @@ static EVP_PKEY *make_p256_key(void)
         EVP_PKEY_CTX_set_ec_paramgen_curve_nid(pctx, NID_X9_62_prime256v1) <= 0 ||
         EVP_PKEY_CTX_set_ec_param_enc(pctx, OPENSSL_EC_NAMED_CURVE) <= 0 ||
         EVP_PKEY_keygen(pctx, &key) <= 0)
-        die("generating a P-256 key");
+        die_ssl("generating a P-256 key");
     EVP_PKEY_CTX_free(pctx);
     return key;
 }
@@ -481,7 +313,7 @@ static void add_extension(X509 *cert, int nid, const char *value)
     X509V3_set_ctx(&v3, cert, cert, NULL, NULL, 0);
     ext = X509V3_EXT_conf_nid(NULL, &v3, nid, value);
     if (ext == NULL || !X509_add_ext(cert, ext, -1))
-        die("adding a certificate extension");
+        die_ssl("adding a certificate extension");
     X509_EXTENSION_free(ext);
 }
 
@@ -504,14 +336,14 @@ static X509 *make_self_signed_cert(EVP_PKEY *key)
         X509_gmtime_adj(X509_getm_notBefore(cert), 0) == NULL ||
         X509_time_adj_ex(X509_getm_notAfter(cert), CERT_VALID_DAYS, 0, NULL) == NULL ||
         !X509_set_pubkey(cert, key))
-        die("building the certificate");
+        die_ssl("building the certificate");
     add_extension(cert, NID_basic_constraints, "critical,CA:TRUE");
     add_extension(cert, NID_key_usage, "critical,digitalSignature,keyCertSign");
     add_extension(cert, NID_subject_key_identifier, "hash");
     add_extension(cert, NID_authority_key_identifier, "keyid:always");
     add_extension(cert, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1");
     if (X509_sign(cert, key, EVP_sha256()) <= 0)
-        die("signing the certificate");
+        die_ssl("signing the certificate");
     BN_free(serial);
     X509_NAME_free(name);
     return cert;
@@ -545,11 +377,11 @@ static int run_gencert(const struct options *o)
 
     f = create_file(o->gencert_key, 0600);
     if (!PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL))
-        die("writing the key");
+        die_ssl("writing the key");
     close_file(f, o->gencert_key);
     f = create_file(o->gencert_cert, 0644);
     if (!PEM_write_X509(f, cert))
-        die("writing the certificate");
+        die_ssl("writing the certificate");
     close_file(f, o->gencert_cert);
     X509_free(cert);
     EVP_PKEY_free(key);
@@ -617,7 +449,7 @@ static void conn_open(struct conn *c, SSL_CTX *ctx, int fd, bool server)
     /* SSL_set_fd gives a plain socket BIO (BIO_NOCLOSE): no buffering BIO in
      * between, so the raw socket is exactly what OpenSSL has not consumed. */
     if (c->ssl == NULL || !SSL_set_app_data(c->ssl, c) || !SSL_set_fd(c->ssl, fd))
-        die("creating the SSL object");
+        die_ssl("creating the SSL object");
     if (server) {
         SSL_set_accept_state(c->ssl);
     } else {
@@ -782,12 +614,26 @@ static bool tls_read_app(struct conn *c, bool until_line, const struct deadline 
     return true;
 }
 
-/* The server's response: "world\n" by default, else len-1 'x' and '\n'. */
+struct response_sink {
+    struct conn *c;
+    const struct deadline *d;
+    struct tls_failure *f;
+};
+
+/* A response_writer. */
+static bool write_to_conn(void *arg, const void *data, size_t len)
+{
+    struct response_sink *s = arg;
+
+    return tls_write_all(s->c, data, len, s->d, s->f);
+}
+
+/* The server's response (see write_response()), after an HTTP/1.0 head with
+ * --http. */
 static bool send_response(struct conn *c, const struct options *o, const struct deadline *d,
                           struct tls_failure *f)
 {
-    unsigned char chunk[IO_CHUNK];
-    long len = o->response_len;
+    struct response_sink s = { c, d, f };
 
     if (o->http) {
         /* For HTTP clients (curl, Python): a Content-Length longer than the
@@ -799,22 +645,10 @@ static bool send_response(struct conn *c, const struct options *o, const struct 
                                "HTTP/1.0 200 OK\r\nContent-Length: %ld\r\n"
                                "Connection: close\r\n\r\n", o->content_length)
                     : snprintf(head, sizeof head, "HTTP/1.0 200 OK\r\nConnection: close\r\n\r\n");
-        if (!tls_write_all(c, head, (size_t)n, d, f))
+        if (!write_to_conn(&s, head, (size_t)n))
             return false;
     }
-    if (len == DEFAULT_RESPONSE_LEN)
-        return tls_write_all(c, default_response, strlen(default_response), d, f);
-    memset(chunk, 'x', sizeof chunk);
-    while (len > 0) {
-        size_t n = (size_t)len < sizeof chunk ? (size_t)len : sizeof chunk;
-
-        if ((long)n == len)
-            chunk[n - 1] = '\n';
-        if (!tls_write_all(c, chunk, n, d, f))
-            return false;
-        len -= (long)n;
-    }
-    return true;
+    return write_response(o->response_len, write_to_conn, &s);
 }
 
 /* Aborts the TCP connection: SO_LINGER {1, 0} turns close() into a RST. */
@@ -851,12 +685,6 @@ struct verdict {
     int64_t ms;
     const char *stage;   /* NULL when the stream ended where expected */
 };
-
-static void lowercase(char *s)
-{
-    for (; *s != '\0'; s++)
-        *s = (char)tolower((unsigned char)*s);
-}
 
 /* Details are quoted as OpenSSL or libc wrote them, except alert names. */
 static void set_detail(struct verdict *v, const char *text)
@@ -1027,71 +855,6 @@ static void conclude(struct conn *c, const struct options *o, const struct tls_f
 /* ------------------------------------------------------------------------ */
 /* JSON output                                                               */
 
-/* Writes s as a JSON string. Everything outside printable ASCII is escaped,
- * so the line stays valid (ASCII) JSON whatever OpenSSL or libc returned. */
-static void json_string(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(out, "\\%c", *p);
-        else if (*p < 0x20 || *p >= 0x7f)
-            fprintf(out, "\\u%04x", *p);
-        else
-            fputc(*p, out);
-    }
-    fputc('"', out);
-}
-
-struct json {
-    FILE *out;
-    bool first;
-};
-
-static void json_begin(struct json *j, FILE *out)
-{
-    *j = (struct json){ out, true };
-    fputc('{', out);
-}
-
-static void json_key(struct json *j, const char *key)
-{
-    if (!j->first)
-        fputc(',', j->out);
-    j->first = false;
-    json_string(j->out, key);
-    fputc(':', j->out);
-}
-
-/* NULL is written as null. */
-static void json_str(struct json *j, const char *key, const char *value)
-{
-    json_key(j, key);
-    if (value == NULL)
-        fputs("null", j->out);
-    else
-        json_string(j->out, value);
-}
-
-static void json_int(struct json *j, const char *key, int64_t value)
-{
-    json_key(j, key);
-    fprintf(j->out, "%" PRId64, value);
-}
-
-static void json_bool(struct json *j, const char *key, bool value)
-{
-    json_key(j, key);
-    fputs(value ? "true" : "false", j->out);
-}
-
-/* One line per object, flushed: the test suite reads the lines as they come. */
-static void json_end(struct json *j)
-{
-    fputs("}\n", j->out);
-    fflush(j->out);
-}
-
 static void json_alerts(struct json *j, const struct conn *c)
 {
     char text[128];
@@ -1135,7 +898,7 @@ static void print_verdict(const struct options *o, int index, const struct conn 
     json_int(&j, "ms", v->ms);
     if (v->stage != NULL)
         json_str(&j, "stage", v->stage);
-    json_end(&j);
+    (void)json_end(&j);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1146,11 +909,11 @@ static SSL_CTX *make_ctx(const struct options *o, bool server)
     SSL_CTX *ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
 
     if (ctx == NULL)
-        die("SSL_CTX_new");
+        die_ssl("SSL_CTX_new");
     if (o->tls_version != 0 &&
         (!SSL_CTX_set_min_proto_version(ctx, o->tls_version) ||
          !SSL_CTX_set_max_proto_version(ctx, o->tls_version)))
-        die("setting the TLS version");
+        die_ssl("setting the TLS version");
     /* No read-ahead: OpenSSL then reads exactly one record at a time and
      * stops right after the close_notify, leaving what follows in the socket
      * for observe_after_close_notify(). */
@@ -1174,19 +937,19 @@ static void load_server_identity(SSL_CTX *ctx, const struct options *o)
 
     if (o->cert_file != NULL) {
         if (SSL_CTX_use_certificate_chain_file(ctx, o->cert_file) != 1)
-            die(o->cert_file);
+            die_ssl(o->cert_file);
         if (SSL_CTX_use_PrivateKey_file(ctx, o->key_file, SSL_FILETYPE_PEM) != 1)
-            die(o->key_file);
+            die_ssl(o->key_file);
     } else {
         key = make_p256_key();
         cert = make_self_signed_cert(key);
         if (SSL_CTX_use_certificate(ctx, cert) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1)
-            die("using the generated certificate");
+            die_ssl("using the generated certificate");
         X509_free(cert);
         EVP_PKEY_free(key);
     }
     if (SSL_CTX_check_private_key(ctx) != 1)
-        die("certificate and key do not match");
+        die_ssl("certificate and key do not match");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1297,9 +1060,8 @@ static int run_server(const struct options *o)
     int lfd;
 
     load_server_identity(ctx, o);
-    lfd = listen_loopback(&port);
-    printf("{\"port\":%d}\n", port);
-    fflush(stdout);
+    lfd = listen_loopback(LISTEN_BACKLOG, &port);
+    (void)print_port(port);
     for (int i = 1; i <= o->count; i++) {
         int64_t since = now_ms();
         struct deadline d = deadline_in(o->timeout_ms);
@@ -1354,6 +1116,7 @@ int main(int argc, char **argv)
 {
     struct options o;
 
+    prog_name = "peer";
     parse_args(&o, argc, argv);
     /* Writes to a connection the other side reset must fail with EPIPE, not
      * kill the peer: OpenSSL writes with plain write(). */
