@@ -19,8 +19,9 @@
  * ends with a FIN and no close_notify and observes what the other side
  * writes afterwards. --http frames the response as HTTP/1.0 (close-delimited),
  * --content-length=N announces N bytes (more than --response makes a
- * truncation visible to HTTP clients).
- *   peer client --port=N [--mode=normal|reply] [--tls1.2|--tls1.3] [--timeout=MS]
+ * truncation visible to HTTP clients). The client sends "hello\n", or with
+ * --http an HTTP/1.0 GET request.
+ *   peer client --port=N [--mode=normal|reply] [--http] [--tls1.2|--tls1.3] [--timeout=MS]
  *
  * The server prints {"port":N} first, then, like the client, one JSON line per
  * connection, fields in this order (the bracketed ones only when stated):
@@ -88,6 +89,8 @@
 #define CERT_VALID_DAYS 3653 /* ten years, leap days included */
 
 static const char request_line[] = "hello\n";
+/* peer client --http: what an HTTP/1.0 server answers and then closes. */
+static const char http_request[] = "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n";
 
 /* ------------------------------------------------------------------------ */
 /* Options                                                                   */
@@ -116,7 +119,7 @@ static const char usage_text[] =
     "usage: peer gencert CERT KEY | peer server [--count=N] [--cert=F --key=F]"
     " [--mode=normal|reset|reply|close|truncate] [--response=N] [--http]"
     " [--content-length=N] [--reply-wait=MS] [--tls1.2|--tls1.3]"
-    " [--timeout=MS] | peer client --port=N [--mode=normal|reply]"
+    " [--timeout=MS] | peer client --port=N [--mode=normal|reply] [--http]"
     " [--tls1.2|--tls1.3] [--timeout=MS]";
 
 static enum mode parse_mode(const char *text)
@@ -184,8 +187,7 @@ static void check_options(const struct options *o, int argc, char **argv)
         const char *a = argv[i];
         bool server_only = option_value(a, "--count") || option_value(a, "--cert") ||
                            option_value(a, "--key") || option_value(a, "--response") ||
-                           option_value(a, "--reply-wait") || strcmp(a, "--http") == 0 ||
-                           option_value(a, "--content-length");
+                           option_value(a, "--reply-wait") || option_value(a, "--content-length");
         bool client_only = option_value(a, "--port") != NULL;
 
         if ((server_only && o->command != CMD_SERVER) ||
@@ -1095,7 +1097,9 @@ static int run_client(const struct options *o)
     v.stage = "handshake";
     if (tls_handshake(&c, &d, &f)) {
         v.stage = "request";
-        if (tls_write_all(&c, request_line, strlen(request_line), &d, &f) ||
+        const char *req = o->http ? http_request : request_line;
+
+        if (tls_write_all(&c, req, strlen(req), &d, &f) ||
             note_write_failure(&f, &v)) {
             v.stage = NULL;
             since = now_ms();
