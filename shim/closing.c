@@ -267,7 +267,13 @@ void tc_end_connection(struct tc_conn *c, enum tc_trigger trigger, int fd)
         silent = 1;
     }
     if (reason) {
-        if (!silent)
+        /* Most reasons cannot change: decide once, so that the close, free
+         * and exit of one failed connection report it once. Ownership,
+         * a busy object or a pending write may change until the next
+         * trigger. */
+        int final = strcmp(reason, "not owner") != 0 && strcmp(reason, "busy") != 0 &&
+                    strcmp(reason, "write pending") != 0;
+        if (!silent && !(final && (tc_set_flags(c, TC_F_CLAIMED) & TC_F_CLAIMED)))
             skipped(c, ssl, reason, level, fd);
         errno = saved_errno;
         return;
@@ -291,7 +297,10 @@ void tc_end_connection(struct tc_conn *c, enum tc_trigger trigger, int fd)
         tc_ossl.SSL_set_shutdown(ssl, shutdown_state & ~TC_SSL_SENT_SHUTDOWN);
     }
     enum outcome out = write_alert(ssl, fd, deadline, &epipe);
-    tc_set_flags(c, TC_F_ALERT_WRITTEN);
+    /* The program did not ask for this close_notify: until it calls
+     * SSL_shutdown itself, it sees the connection as it left it, and its
+     * first SSL_shutdown behaves like a first call (openssl.c). */
+    tc_set_flags(c, TC_F_ALERT_WRITTEN | (out == SENT_OK ? TC_F_SENT_FOR_PROGRAM : 0));
     int answered = 0;
     if (out == SENT_OK && cfg->wait_ms > 0 && !(tc_flags(c) & TC_F_PEER_CN))
         answered = await_reply(ssl, fd, now_ms() + cfg->wait_ms);

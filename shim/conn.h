@@ -19,11 +19,15 @@ enum {
     TC_F_FAILED = 1u << 1,        /* EOF, transport or fatal error seen */
     TC_F_PEER_CN = 1u << 2,       /* peer's close_notify received */
     TC_F_ALERT_WRITTEN = 1u << 3, /* SSL_shutdown (the program's or ours) wrote close_notify */
-    TC_F_CLAIMED = 1u << 4,       /* the shim sent (or tried to send) close_notify */
+    TC_F_CLAIMED = 1u << 4,       /* the shim decided for good: sent, or skipped for a
+                                   * reason that cannot change */
     TC_F_WRITE_PENDING = 1u << 5, /* an SSL_write is waiting to be retried */
     TC_F_FREEING = 1u << 6,       /* SSL_free under way: never touch the object again */
     TC_F_EOF_READY = 1u << 7,     /* receive-side setup done (eof.c) */
     TC_F_END_SEEN = 1u << 8,      /* the peer's end (close_notify or EOF) was handled */
+    TC_F_SENT_FOR_PROGRAM = 1u << 9, /* the shim wrote close_notify; the program has not
+                                      * called SSL_shutdown since */
+    TC_F_EOF_OPTION = 1u << 10,   /* the shim set SSL_OP_IGNORE_UNEXPECTED_EOF */
 };
 
 /* What the program is told about the connection's end, once the receive

@@ -93,8 +93,10 @@ void tc_eof_prepare(struct tc_conn *c, SSL *ssl)
      * SIGPIPE inside SSL_read); the shim then reports it per policy. The
      * bit is reserved and ignored by 1.1.1. Visible in SSL_get_options(). */
     if (tc_ossl_v3 && tc_cfg()->eof != TC_EOF_WARN &&
-        !(tc_ossl.SSL_get_options(ssl) & TC_SSL_OP_IGNORE_UNEXPECTED_EOF))
+        !(tc_ossl.SSL_get_options(ssl) & TC_SSL_OP_IGNORE_UNEXPECTED_EOF)) {
         tc_ossl.SSL_set_options(ssl, TC_SSL_OP_IGNORE_UNEXPECTED_EOF);
+        tc_set_flags(c, TC_F_EOF_OPTION);
+    }
 }
 
 int tc_eof_replay(struct tc_conn *c, int ex, int *ret)
@@ -167,8 +169,14 @@ static int silent_eof(struct tc_conn *c, SSL *ssl, int ret, int ex)
         TC_STORE(c->end_state, (int)TC_END_CLEAN);
         if (openssl_reported)
             drop_lone_error();
+        /* OpenSSL 3.0 records such an EOF by assigning RECEIVED_SHUTDOWN,
+         * which forgets a close_notify already sent: the program's next
+         * SSL_shutdown would send a second one. Put SENT back. */
+        if ((tc_flags(c) & (TC_F_EOF_OPTION | TC_F_ALERT_WRITTEN)) ==
+            (TC_F_EOF_OPTION | TC_F_ALERT_WRITTEN))
+            sd |= TC_SSL_SENT_SHUTDOWN;
         /* Later reads then return 0 without I/O, as after a close_notify. */
-        if (!(sd & TC_SSL_RECEIVED_SHUTDOWN))
+        if (sd != tc_ossl.SSL_get_shutdown(ssl) || !(sd & TC_SSL_RECEIVED_SHUTDOWN))
             tc_ossl.SSL_set_shutdown(ssl, sd | TC_SSL_RECEIVED_SHUTDOWN);
         return 0;
     }
@@ -212,8 +220,8 @@ int tc_eof_after_read(struct tc_conn *c, SSL *ssl, int ret, int ex, int *reply)
          * half-close, so auto leaves that to the program. */
         *reply = r == TC_REPLY_ON ||
                  (r == TC_REPLY_AUTO && tc_ossl.SSL_version(ssl) <= TC_TLS1_2_VERSION);
-        tc_report(c, ssl, "peer_close_notify", TC_LEVEL_DEBUG, "reply", *reply ? "yes" : "no",
-                  c->fd, NULL);
+        tc_report(c, ssl, "peer_close_notify", TC_LEVEL_DEBUG, "reply",
+                  *reply ? "due" : "not due", c->fd, NULL);
         break;
     }
     }

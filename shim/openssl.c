@@ -271,6 +271,16 @@ TC_EXPORT int SSL_shutdown(SSL *ssl)
         io_leave(c);
         return 1;
     }
+    if (__atomic_fetch_and(&c->flags, ~TC_F_SENT_FOR_PROGRAM, __ATOMIC_ACQ_REL) &
+        TC_F_SENT_FOR_PROGRAM) {
+        /* The shim already sent close_notify for the program (an exit
+         * handler of ours that ran first, a reply, shutdown()). Its own first
+         * call gets what a first call returns after sending, without the
+         * read a real second call would block in. */
+        int r = (tc_ossl.SSL_get_shutdown(ssl) & TC_SSL_RECEIVED_SHUTDOWN) ? 1 : 0;
+        io_leave(c);
+        return r;
+    }
     int before = tc_ossl.SSL_get_shutdown(ssl);
     int quiet = tc_ossl.SSL_get_quiet_shutdown(ssl) == 1;
     if (quiet && !(before & TC_SSL_SENT_SHUTDOWN) && tc_cfg()->notify == TC_NOTIFY_ALWAYS) {
@@ -339,4 +349,19 @@ TC_EXPORT int SSL_get_error(const SSL *ssl, int ret)
             return code;
     }
     return tc_ossl.SSL_get_error(ssl, ret);
+}
+
+/* A close_notify the shim sent on its own is not the program's: until the
+ * program calls SSL_shutdown, it sees the shutdown state without it (CPython
+ * reads "EOF" only when the state is exactly RECEIVED_SHUTDOWN). */
+TC_EXPORT int SSL_get_shutdown(const SSL *ssl)
+{
+    REAL_OR(SSL_get_shutdown, 0);
+    int state = tc_ossl.SSL_get_shutdown(ssl);
+    if ((state & TC_SSL_SENT_SHUTDOWN) && tc_openssl_ready()) {
+        struct tc_conn *c = tc_conn_get((SSL *)ssl);
+        if (c && (tc_flags(c) & TC_F_SENT_FOR_PROGRAM))
+            state &= ~TC_SSL_SENT_SHUTDOWN;
+    }
+    return state;
 }

@@ -68,5 +68,6 @@ int SSL_up_ref(SSL *ssl);
 void SSL_free(SSL *ssl);
 int SSL_clear(SSL *ssl);
 int SSL_get_error(const SSL *ssl, int ret);
+int SSL_get_shutdown(const SSL *ssl);
 
 #endif
