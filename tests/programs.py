@@ -1,0 +1,372 @@
+#!/usr/bin/env python3
+"""Real, unmodified programs under tlsclose, printed as TAP (issue: real programs).
+
+For each program, on the OpenSSL given (3: Debian 12's own binaries; 1.1.1:
+Debian 11's binaries, downloaded with tests/fetch-bullseye and run with their
+own libraries, no OpenSSL 3 in the process):
+
+1. Sending: the program talks to the strict peer and ends the connection its
+   usual way, bare and under the library. Under the library the peer must
+   see exactly one close_notify; a program that already sends one must be
+   unchanged (the library sends nothing).
+2. Receiving (clients): the peer sends part of a response and a FIN without
+   close_notify, with a Content-Length and close-delimited. With
+   TLSCLOSE_EOF=error the program must fail visibly; with clean it must not
+   report a TLS error (and succeed when only close_notify could tell); with
+   warn it behaves as bare and the log carries a truncation event with the
+   byte count.
+3. No harm: same exit status and output as bare where nothing was wrong; no
+   death by SIGPIPE; every run bounded.
+
+usage: programs.py --openssl=3|1.1.1 [--table=FILE]
+Environment: TC_SRCDIR, TC_BUILDDIR, TLSCLOSE_LIBRARY (from make check).
+"""
+
+import argparse
+import json
+import os
+import re
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import TIMEOUT, Tap, clean_env, describe  # noqa: E402
+
+BULLSEYE_PACKAGES = ["openssl", "libssl1.1", "curl", "libcurl4", "libssh2-1", "libldap-2.4-2",
+                     "socat", "python3.9-minimal", "libpython3.9-minimal",
+                     "libpython3.9-stdlib", "libmpdec3", "libffi7"]
+PARTIAL = 100          # body bytes the truncating peer sends
+ANNOUNCED = 1000       # its Content-Length
+EOF_TEXT = re.compile(r"unexpected eof", re.I)
+
+
+class Install:
+    """Where the programs of one OpenSSL version come from."""
+
+    def __init__(self, openssl, build, src):
+        self.openssl = openssl
+        self.root = None
+        self.env = {}
+        if openssl == "1.1.1":
+            out = subprocess.run(
+                [os.path.join(src, "tests", "fetch-bullseye"),
+                 os.path.join(build, "tests", "bullseye")] + BULLSEYE_PACKAGES,
+                capture_output=True, text=True, timeout=600)
+            if out.returncode != 0:
+                raise RuntimeError(out.stderr.strip().splitlines()[-1] if out.stderr else
+                                   "fetch-bullseye failed")
+            self.root = out.stdout.strip()
+            lib = os.path.join(self.root, "usr", "lib", "x86_64-linux-gnu")
+            self.env = {"LD_LIBRARY_PATH": lib, "PYTHONHOME": os.path.join(self.root, "usr")}
+
+    def bin(self, name):
+        if self.root:
+            return os.path.join(self.root, "usr", "bin", name)
+        found = shutil.which(name, path="/usr/bin:/bin:/usr/sbin")
+        return found or name
+
+    def python(self):
+        return self.bin("python3.9") if self.root else "/usr/bin/python3"
+
+
+# --- programs ---------------------------------------------------------------
+# A client gets the port; it returns (argv, stdin bytes). truncation: the
+# variant used against a truncating server (s_client must wait for the end).
+
+def curl(inst, port, truncation=False):
+    return [inst.bin("curl"), "-sS", "-k", "--max-time", "10",
+            f"https://127.0.0.1:{port}/"], b""
+
+
+def s_client(inst, port, truncation=False):
+    # -quiet implies -ign_eof (wait for the server's end): right against a
+    # truncating server; otherwise end at the end of stdin, as a user would.
+    argv = [inst.bin("openssl"), "s_client", "-quiet", "-connect", f"127.0.0.1:{port}"]
+    return argv + ([] if truncation else ["-no_ign_eof"]), b"GET / HTTP/1.0\r\n\r\n"
+
+
+def socat_client(inst, port, truncation=False):
+    return [inst.bin("socat"), "-t", "2", "-", f"OPENSSL:127.0.0.1:{port},verify=0"], \
+        b"GET / HTTP/1.0\r\n\r\n"
+
+
+def py_fetch(inst, port, truncation=False):
+    return [inst.python(), os.path.join(os.environ["TC_SRCDIR"], "tests", "programs",
+                                        "py_fetch.py"), f"--port={port}"], b""
+
+
+CLIENTS = [("curl", curl), ("openssl s_client", s_client), ("socat OPENSSL:", socat_client),
+           ("python3 urllib", py_fetch)]
+
+
+# A server returns (argv, stream carrying the port, regex for the port,
+# whether the peer speaks HTTP to it).
+
+def s_server(inst, cert, key):
+    return [inst.bin("openssl"), "s_server", "-www", "-accept", "127.0.0.1:0", "-naccept", "1",
+            "-cert", cert, "-key", key], "stdout", r"ACCEPT 127\.0\.0\.1:(\d+)", True
+
+
+def py_server(inst, cert, key):
+    return [inst.python(), os.path.join(os.environ["TC_SRCDIR"], "tests", "programs",
+                                        "py_https_server.py"), f"--cert={cert}", f"--key={key}"], \
+        "stdout", r'"port": (\d+)', True
+
+
+def socat_server(inst, cert, key):
+    return [inst.bin("socat"), "-d", "-d",
+            f"OPENSSL-LISTEN:0,bind=127.0.0.1,reuseaddr,cert={cert},key={key},verify=0",
+            "SYSTEM:echo world"], "stderr", r"listening on .*?127\.0\.0\.1:(\d+)", False
+
+
+SERVERS = [("openssl s_server -www", s_server), ("python3 http.server + ssl", py_server),
+           ("socat OPENSSL-LISTEN:", socat_server)]
+
+
+def read_port(proc, stream, pattern, what):
+    f = getattr(proc, stream)
+    buf = ""
+    while True:
+        ready, _, _ = select.select([f], [], [], TIMEOUT)
+        if not ready:
+            raise RuntimeError(f"{what}: no port within {TIMEOUT}s: {buf!r}")
+        line = f.readline()
+        if not line:
+            raise RuntimeError(f"{what}: exited before listening: {buf!r}")
+        buf += line
+        m = re.search(pattern, line)
+        if m:
+            return int(m.group(1))
+
+
+class Runner:
+    def __init__(self, args):
+        self.args = args
+        self.build = os.environ["TC_BUILDDIR"]
+        self.src = os.environ["TC_SRCDIR"]
+        self.lib = os.environ["TLSCLOSE_LIBRARY"]
+        self.peer = os.path.join(self.build, "tests", "peer")
+        certs = os.path.join(self.build, "tests", "certs")
+        self.cert, self.key = os.path.join(certs, "cert.pem"), os.path.join(certs, "key.pem")
+        if not os.path.exists(self.key):
+            os.makedirs(certs, exist_ok=True)
+            subprocess.run([self.peer, "gencert", self.cert, self.key], check=True,
+                           timeout=TIMEOUT)
+        self.tmp = tempfile.mkdtemp(prefix="tlsclose-programs-")
+        self.rows = {}
+
+    def env(self, inst, policy, notify="on"):
+        env = clean_env()
+        env.update(inst.env)
+        log = None
+        if policy is not None:
+            log = os.path.join(self.tmp, f"log-{len(os.listdir(self.tmp))}")
+            env.update(LD_PRELOAD=self.lib, TLSCLOSE_LOG=log, TLSCLOSE_LOG_LEVEL="info",
+                       TLSCLOSE_LOG_FORMAT="json", TLSCLOSE_EOF=policy, TLSCLOSE_NOTIFY=notify)
+        return env, log
+
+    @staticmethod
+    def events(log):
+        if not log or not os.path.exists(log):
+            return []
+        with open(log) as f:
+            return [json.loads(line) for line in f]
+
+    def client_run(self, inst, client, peer_args, policy, truncation=False):
+        peer = subprocess.Popen([self.peer, "server", f"--cert={self.cert}", f"--key={self.key}",
+                                 "--timeout=3000"] + peer_args,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=clean_env())
+        try:
+            port = read_port(peer, "stdout", r'"port":(\d+)', "peer")
+            argv, stdin = client(inst, port, truncation)
+            env, log = self.env(inst, policy)
+            proc = subprocess.run(argv, input=stdin, capture_output=True, env=env,
+                                  timeout=TIMEOUT)
+            ready, _, _ = select.select([peer.stdout], [], [], TIMEOUT)
+            verdict = json.loads(peer.stdout.readline()) if ready else {"verdict": "no verdict"}
+        finally:
+            if peer.poll() is None:
+                peer.kill()
+            peer.wait()
+        return proc, verdict, self.events(log)
+
+    def server_run(self, inst, server, policy, notify="on"):
+        argv, stream, pattern, http = server(inst, self.cert, self.key)
+        env, log = self.env(inst, policy, notify)
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=env)
+        try:
+            port = read_port(proc, stream, pattern, argv[0])
+            peer = subprocess.run([self.peer, "client", f"--port={port}", "--timeout=3000"] +
+                                  (["--http"] if http else []),
+                                  capture_output=True, text=True, timeout=TIMEOUT,
+                                  env=clean_env())
+            verdict = json.loads(peer.stdout.splitlines()[0])
+            try:  # each server ends after its one connection
+                proc.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.terminate()
+                proc.communicate(timeout=TIMEOUT)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        return proc.returncode, verdict, self.events(log)
+
+    # --- 1. sending -----------------------------------------------------------
+
+    def check_sending(self, tap, name, bare, shim, events, bare_status, shim_status):
+        problems = []
+        sent = [e for e in events if e.get("event") == "sent"]
+        if shim.get("verdict") != "close_notify" or shim.get("extra"):
+            problems.append(f"under the library the peer saw {describe(shim)}")
+        if bare.get("verdict") == "close_notify" and sent:
+            problems.append(f"the program sends close_notify itself, yet the library sent: {sent}")
+        if bare.get("verdict") != "close_notify" and not sent:
+            problems.append("no sent event for the close_notify the library added")
+        if shim_status != bare_status:
+            problems.append(f"exit status {shim_status}, bare {bare_status}")
+        if shim_status in (-13, 141):
+            problems.append("killed by SIGPIPE")
+        tap.result(not problems, f"{name}: ends with close_notify under tlsclose "
+                   f"(bare: {describe(bare)})",
+                   problems + [json.dumps(bare), json.dumps(shim), json.dumps(events)])
+        self.row(name)["bare"] = describe(bare)
+        self.row(name)["shim"] = describe(shim) + (" (added)" if sent else " (unchanged)")
+
+    def sending(self, tap, inst):
+        # Complete response (Content-Length matches): the client ends normally.
+        for name, client in CLIENTS:
+            args = ["--http", "--response=6", "--content-length=6"]
+            try:
+                bp, bare, _ = self.client_run(inst, client, args, None)
+                sp, shim, events = self.client_run(inst, client, args, "warn")
+                self.check_sending(tap, name, bare, shim, events, bp.returncode, sp.returncode)
+                if bp.stdout != sp.stdout:
+                    tap.result(False, f"{name}: output unchanged",
+                               [bp.stdout[:200], sp.stdout[:200]])
+                else:
+                    tap.result(True, f"{name}: output unchanged")
+            except (RuntimeError, subprocess.TimeoutExpired, ValueError, OSError) as e:
+                tap.result(False, f"{name}: sending", [f"{type(e).__name__}: {e}"])
+        for name, server in SERVERS:
+            try:
+                bs, bare, _ = self.server_run(inst, server, None)
+                ss, shim, events = self.server_run(inst, server, "warn")
+                if any(e.get("reason") == "quiet" for e in events):
+                    # The program chose no close_notify (SSL_set_shutdown
+                    # idiom, quiet shutdown): respected by default, overridden
+                    # with TLSCLOSE_NOTIFY=always.
+                    tap.result(shim.get("verdict") != "close_notify",
+                               f"{name}: its deliberate quiet shutdown is respected by default",
+                               [json.dumps(shim)])
+                    name += " (notify=always)"
+                    ss, shim, events = self.server_run(inst, server, "warn", "always")
+                self.check_sending(tap, name, bare, shim, events, bs, ss)
+            except (RuntimeError, subprocess.TimeoutExpired, ValueError, OSError,
+                    IndexError) as e:
+                tap.result(False, f"{name}: sending", [f"{type(e).__name__}: {e}"])
+
+    # --- 2. receiving ---------------------------------------------------------
+
+    def receiving(self, tap, inst):
+        for name, client in CLIENTS:
+            for framing, extra in (("Content-Length", [f"--content-length={ANNOUNCED}"]),
+                                   ("close-delimited", [])):
+                args = ["--mode=truncate", "--http", f"--response={PARTIAL}"] + extra
+                label = f"{name}, truncated {framing} body"
+                try:
+                    runs = {p: self.client_run(inst, client, args, p, truncation=True)
+                            for p in (None, "warn", "error", "clean")}
+                except (RuntimeError, subprocess.TimeoutExpired, ValueError, OSError) as e:
+                    tap.result(False, label, [f"{type(e).__name__}: {e}"])
+                    continue
+                self.check_receiving(tap, name, label, framing, runs)
+
+    def check_receiving(self, tap, name, label, framing, runs):
+        def text(proc):
+            return (proc.stdout + proc.stderr).decode(errors="replace")
+
+        bare = runs[None][0]
+        cells = {}
+        for policy in ("warn", "error", "clean"):
+            proc, verdict, events = runs[policy]
+            problems = []
+            trunc = [e for e in events if e.get("event") == "truncation"]
+            if len(trunc) != 1 or trunc[0].get("policy") != policy or \
+               not trunc[0].get("bytes_read"):
+                problems.append(f"expected one truncation event with the bytes read: {trunc}")
+            elif trunc[0].get("fd", -1) >= 0 and \
+                    not str(trunc[0].get("peer", "")).startswith("127.0.0.1:"):
+                problems.append(f"the truncation event does not name the peer: {trunc}")
+            if proc.returncode in (-13, 141):
+                problems.append("killed by SIGPIPE")
+            if policy == "warn" and proc.returncode != bare.returncode:
+                problems.append(f"warn: exit {proc.returncode}, bare {bare.returncode}")
+            if policy == "error" and proc.returncode == 0 and not EOF_TEXT.search(text(proc)):
+                problems.append("error: the program neither failed nor named the truncation")
+            if policy == "clean":
+                if EOF_TEXT.search(text(proc)):
+                    problems.append("clean: the program reports an unexpected EOF")
+                if framing == "close-delimited" and proc.returncode != 0:
+                    problems.append(f"clean: exit {proc.returncode} for a close-delimited body")
+            tap.result(not problems, f"{label}: TLSCLOSE_EOF={policy} (exit {proc.returncode}, "
+                       f"bare {bare.returncode})",
+                       problems + [text(proc)[:300], json.dumps(events)])
+            cells[policy] = str(proc.returncode)
+        self.row(name)[framing] = f"{bare.returncode} / {cells['warn']} / {cells['error']} / " \
+                                  f"{cells['clean']}"
+
+    def row(self, name):
+        return self.rows.setdefault(name, {})
+
+    def write_table(self):
+        lines = [f"| program (OpenSSL {self.args.openssl}) | peer saw, bare | under tlsclose "
+                 f"| truncated, Content-Length: exit bare / warn / error / clean "
+                 f"| truncated, close-delimited: exit bare / warn / error / clean |",
+                 "|---|---|---|---|---|"]
+        for name, r in self.rows.items():
+            lines.append(f"| {name} | {r.get('bare', '')} | {r.get('shim', '')} | "
+                         f"{r.get('Content-Length', 'n/a')} | {r.get('close-delimited', 'n/a')} |")
+        with open(self.args.table, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--openssl", choices=("3", "1.1.1"), required=True)
+    ap.add_argument("--table")
+    ap.add_argument("--samples", help="unused")
+    ap.add_argument("--python", help="unused")
+    ap.add_argument("--python-env", action="append", default=[], help="unused")
+    args = ap.parse_args()
+    tap = Tap()
+    runner = Runner(args)
+    try:
+        inst = Install(args.openssl, runner.build, runner.src)
+    except (RuntimeError, subprocess.TimeoutExpired) as e:
+        if args.openssl == "1.1.1" and os.environ.get("TLSCLOSE_REQUIRE_OPENSSL111") != "1":
+            print(f"1..0 # SKIP Debian 11 programs unavailable: {e}")
+            return 0
+        tap.result(False, "Debian 11 programs", [str(e)])
+        tap.done()
+        return 0
+    missing = [p for p in ("curl", "socat", "openssl") if not os.path.exists(inst.bin(p))]
+    if missing:
+        tap.result(False, f"programs installed: missing {', '.join(missing)}")
+    runner.sending(tap, inst)
+    runner.receiving(tap, inst)
+    tap.done()
+    if args.table:
+        runner.write_table()
+    if tap.failed == 0:
+        shutil.rmtree(runner.tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
