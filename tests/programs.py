@@ -217,6 +217,26 @@ class Runner:
                 proc.wait()
         return proc.returncode, verdict, self.events(log)
 
+    def no_openssl3(self, tap, inst):
+        """The Debian 11 programs must run on OpenSSL 1.1.1 alone: a library
+        of Debian 12's (libssh2, say) would bring OpenSSL 3 into the process.
+        Checked with the dynamic loader's --list, as they are run."""
+        loader = "/lib64/ld-linux-x86-64.so.2"
+        lib = inst.env["LD_LIBRARY_PATH"]
+        objects = [inst.bin(p) for p in ("curl", "socat", "openssl", "python3.9")]
+        objects += [os.path.join(d, f) for d, _, fs in os.walk(os.path.join(
+            inst.root, "usr", "lib", "python3.9", "lib-dynload")) for f in fs if f.startswith("_ssl")]
+        for obj in objects:
+            out = subprocess.run([loader, "--list", obj], capture_output=True, text=True,
+                                 env=dict(clean_env(), LD_LIBRARY_PATH=lib), timeout=TIMEOUT)
+            bad = re.findall(r"lib(?:ssl|crypto)\.so\.3\b", out.stdout)
+            # python3.9 itself links no libssl: its _ssl module does.
+            links_ssl = not obj.endswith("python3.9")
+            ok = out.returncode == 0 and not bad and "not found" not in out.stdout and \
+                (not links_ssl or "libssl.so.1.1" in out.stdout)
+            tap.result(ok, f"{os.path.basename(obj)} (Debian 11) loads OpenSSL 1.1.1 only",
+                       [out.stdout, out.stderr])
+
     # --- 1. sending -----------------------------------------------------------
 
     def check_sending(self, tap, name, bare, shim, events, bare_status, shim_status):
@@ -358,6 +378,8 @@ def main():
     missing = [p for p in ("curl", "socat", "openssl") if not os.path.exists(inst.bin(p))]
     if missing:
         tap.result(False, f"programs installed: missing {', '.join(missing)}")
+    if inst.root:
+        runner.no_openssl3(tap, inst)
     runner.sending(tap, inst)
     runner.receiving(tap, inst)
     tap.done()
