@@ -39,10 +39,7 @@ const struct tc_config *tc_cfg(void)
     /* Loaded by the constructor; a wrapper that runs before it (another
      * library's constructor calling close()) falls back to the defaults
      * rather than reading the environment at an unknown time. */
-    static const struct tc_config defaults = {
-        TC_NOTIFY_ON, TC_EOF_WARN, TC_REPLY_AUTO, 0, TC_LOG_STDERR, "", TC_LEVEL_WARN,
-        TC_FORMAT_TEXT,
-    };
+    static const struct tc_config defaults = TC_CONFIG_DEFAULTS;
     return __atomic_load_n(&config_loaded, __ATOMIC_ACQUIRE) ? &config : &defaults;
 }
 

@@ -97,14 +97,8 @@ static int parse_wait_ms(const char *value, int *out)
 
 void tc_config_defaults(struct tc_config *cfg)
 {
-    memset(cfg, 0, sizeof *cfg);
-    cfg->notify = TC_NOTIFY_ON;
-    cfg->eof = TC_EOF_WARN;
-    cfg->reply = TC_REPLY_AUTO;
-    cfg->wait_ms = 0;
-    cfg->log = TC_LOG_STDERR;
-    cfg->log_level = TC_LEVEL_WARN;
-    cfg->log_format = TC_FORMAT_TEXT;
+    static const struct tc_config defaults = TC_CONFIG_DEFAULTS;
+    *cfg = defaults;
 }
 
 void tc_config_parse(tc_getenv_fn *get, void *ctx, struct tc_config *cfg,

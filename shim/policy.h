@@ -27,6 +27,14 @@ struct tc_config {
     enum tc_format log_format;
 };
 
+/* The defaults of SPEC §3.1, as an initializer (usable for a static const). */
+#define TC_CONFIG_DEFAULTS                                                             \
+    {                                                                                  \
+        .notify = TC_NOTIFY_ON, .eof = TC_EOF_WARN, .reply = TC_REPLY_AUTO, .wait_ms = 0, \
+        .log = TC_LOG_STDERR, .log_path = "", .log_level = TC_LEVEL_WARN,             \
+        .log_format = TC_FORMAT_TEXT,                                                  \
+    }
+
 /* One rejected variable: its name, the value (truncated for display) and the
  * accepted values. */
 struct tc_config_error {
