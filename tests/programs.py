@@ -234,7 +234,7 @@ class Runner:
         self.args = args
         self.build = os.environ["TC_BUILDDIR"]
         self.src = os.environ["TC_SRCDIR"]
-        self.lib = os.environ["TLSCLOSE_LIBRARY"]
+        self.lib = os.environ.get("TLSCLOSE_PRELOAD") or os.environ["TLSCLOSE_LIBRARY"]
         self.peer = os.path.join(self.build, "tests", "peer")
         certs = os.path.join(self.build, "tests", "certs")
         self.cert, self.key = os.path.join(certs, "cert.pem"), os.path.join(certs, "key.pem")

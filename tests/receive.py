@@ -45,7 +45,7 @@ class Runner:
     def __init__(self, args):
         self.args = args
         self.build = os.environ["TC_BUILDDIR"]
-        self.lib = os.environ["TLSCLOSE_LIBRARY"]
+        self.lib = os.environ.get("TLSCLOSE_PRELOAD") or os.environ["TLSCLOSE_LIBRARY"]
         self.peer = os.path.join(self.build, "tests", "peer")
         self.gnutls_peer = os.path.join(self.build, "tests", "gnutls_peer")
         self.reader = os.path.join(args.samples, "eof_reader")

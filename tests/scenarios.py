@@ -112,7 +112,7 @@ class Runner:
         self.args = args
         self.build = os.environ["TC_BUILDDIR"]
         self.src = os.environ["TC_SRCDIR"]
-        self.lib = os.environ["TLSCLOSE_LIBRARY"]
+        self.lib = os.environ.get("TLSCLOSE_PRELOAD") or os.environ["TLSCLOSE_LIBRARY"]
         self.peer = os.path.join(self.build, "tests", "peer")
         self.certs = os.path.join(self.build, "tests", "certs")
         self.cert = os.path.join(self.certs, "cert.pem")
