@@ -262,6 +262,14 @@ class Runner:
         with open(log) as f:
             return [json.loads(line) for line in f]
 
+    def unrunnable(self, tap, inst, name, what):
+        """Debian 12's curl hangs at start-up with the ASan runtime preloaded
+        (tlsclose or not): in sanitizer builds it cannot be run at all."""
+        if name == "curl" and inst.openssl == "3" and "libasan" in self.lib:
+            tap.skip(f"{name}: {what}", "curl 7.88 hangs with the ASan runtime preloaded")
+            return True
+        return False
+
     def client_run(self, inst, client, peer_args, policy, truncation=False):
         peer = subprocess.Popen([self.peer, "server", f"--cert={self.cert}", f"--key={self.key}",
                                  "--timeout=3000"] + peer_args,
@@ -352,6 +360,8 @@ class Runner:
         # Complete response (Content-Length matches): the client ends normally.
         for name, client in CLIENTS:
             args = ["--http", "--response=6", "--content-length=6"]
+            if self.unrunnable(tap, inst, name, "sending"):
+                continue
             try:
                 bp, bare, _ = self.client_run(inst, client, args, None)
                 sp, shim, events = self.client_run(inst, client, args, "warn")
@@ -435,6 +445,8 @@ class Runner:
 
     def receiving(self, tap, inst):
         for name, client in CLIENTS:
+            if self.unrunnable(tap, inst, name, "receiving"):
+                continue
             for framing, extra in (("Content-Length", [f"--content-length={ANNOUNCED}"]),
                                    ("close-delimited", [])):
                 args = ["--mode=truncate", "--http", f"--response={PARTIAL}"] + extra
