@@ -3,7 +3,10 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "log.h"
@@ -38,13 +41,46 @@ static void peer_name(int fd, char *buf, size_t size)
     }
 }
 
+/* A custom BIO (curl) hides the connection's socket. At a silent EOF that
+ * socket is normally the only TCP socket of the process whose end of stream
+ * is pending; when exactly one is, it names the peer of a truncation event.
+ * MSG_PEEK reads nothing. Runs only for that event, when it is logged. */
+#define EOF_SCAN_MAX_FD 4096
+
+static int tcp_socket_at_eof(void)
+{
+    struct rlimit rl;
+    int max = EOF_SCAN_MAX_FD, found = -1;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)max)
+        max = (int)rl.rlim_cur;
+    for (int fd = 0; fd < max; fd++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        int type;
+        socklen_t tlen = sizeof type;
+        char byte;
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 || type != SOCK_STREAM ||
+            getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
+            (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) ||
+            recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) != 0)
+            continue;
+        if (found >= 0)
+            return -1; /* ambiguous: name nobody */
+        found = fd;
+    }
+    return found;
+}
+
 void tc_report(struct tc_conn *c, SSL *ssl, const char *name, enum tc_level level,
                const char *key, const char *value, int fd, const char *detail)
 {
     if (!tc_log_enabled(level))
         return;
     char peer[INET6_ADDRSTRLEN + 16];
-    peer_name(fd, peer, sizeof peer);
+    int errno_saved = errno;
+    peer_name(fd >= 0 || strcmp(name, "truncation") != 0 ? fd : tcp_socket_at_eof(), peer,
+              sizeof peer);
+    errno = errno_saved;
     struct tc_event ev = {
         .name = name, .level = level, .fd = fd, .peer = peer[0] ? peer : NULL,
         .tls = ssl ? tc_ossl.SSL_get_version(ssl) : NULL,
