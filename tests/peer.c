@@ -11,6 +11,7 @@
  *               [--mode=normal|reset|reply|close|truncate] [--reply-wait=MS]
  *               [--response=N] [--http] [--content-length=N]
  *               [--tls1.2|--tls1.3] [--timeout=MS]
+ *               [--parallel [--total-timeout=MS]]
  *
  * Server modes, after the response: normal waits for the other side's end;
  * reset aborts the connection (RST); reply answers a close_notify at once;
@@ -21,6 +22,18 @@
  * --content-length=N announces N bytes (more than --response makes a
  * truncation visible to HTTP clients). The client sends "hello\n", or with
  * --http an HTTP/1.0 GET request.
+ *
+ * --parallel serves connections concurrently: one child process per accepted
+ * connection, which serves it exactly as without the option (same protocol,
+ * same verdict line), while the parent goes on accepting until --count
+ * connections were accepted, then waits for every child. The listen backlog
+ * is 512 so that bursts of connections are not refused. Bounds: --timeout
+ * applies per connection as without the option (and to the wait for each
+ * next connection); the accept loop as a whole ends after --total-timeout
+ * (default 60000 ms); a child still running 2 x --timeout + 2 s after its
+ * start is killed. Verdict lines come in the order the connections end;
+ * "conn" is the order of acceptance.
+ *   peer server --parallel --count=4000 --timeout=20000 --total-timeout=20000
  *   peer client --port=N [--mode=normal|reply] [--http] [--tls1.2|--tls1.3] [--timeout=MS]
  *
  * The server prints {"port":N} first, then, like the client, one JSON line per
@@ -51,10 +64,18 @@
  *             end of the stream; from the start of the connection when the
  *             connection ended earlier
  *   stage     only when the connection ended before the end was expected:
- *             "accept", "handshake", "request", "response" or "close"
+ *             "accept", "handshake", "request", "response" or "close";
+ *             "child" (--parallel, verdict error) when the child process
+ *             serving the connection failed or hung and wrote no verdict;
+ *             detail says how
+ *
+ * Every line goes out in one write(2) of less than PIPE_BUF bytes, so that
+ * the lines of concurrent children never interleave on a pipe.
  *
  * Exit status: 0 when every connection was reported (whatever the verdicts),
- * 1 for a setup error, 2 for a usage error; one line on stderr for both.
+ * 1 for a setup error (with --parallel also: in a child, which the parent
+ * reports as that connection's verdict), 2 for a usage error; one line on
+ * stderr for both.
  */
 
 #include <errno.h>
@@ -70,6 +91,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/bio.h>
@@ -85,6 +108,10 @@
 
 #define MAX_COUNT 100000
 #define LISTEN_BACKLOG 4
+#define PARALLEL_BACKLOG 512       /* --parallel: bursts of connections */
+#define MAX_CHILDREN 1024          /* --parallel: children alive at once */
+#define DEFAULT_TOTAL_TIMEOUT_MS 60000
+#define CHILD_GRACE_MS 2000        /* beyond a child's own two deadlines */
 #define MAX_ALERTS 8
 #define CERT_VALID_DAYS 3653 /* ten years, leap days included */
 
@@ -113,13 +140,15 @@ struct options {
     long content_length;      /* server: announce this length (-1: none) */
     const char *cert_file;    /* server: NULL = in-memory certificate */
     const char *key_file;
+    bool parallel;            /* server: one child process per connection */
+    int total_timeout_ms;     /* server --parallel: bound of the accept loop */
 };
 
 static const char usage_text[] =
     "usage: peer gencert CERT KEY | peer server [--count=N] [--cert=F --key=F]"
     " [--mode=normal|reset|reply|close|truncate] [--response=N] [--http]"
     " [--content-length=N] [--reply-wait=MS] [--tls1.2|--tls1.3]"
-    " [--timeout=MS] | peer client --port=N [--mode=normal|reply] [--http]"
+    " [--timeout=MS] [--parallel [--total-timeout=MS]] | peer client --port=N [--mode=normal|reply] [--http]"
     " [--tls1.2|--tls1.3] [--timeout=MS]";
 
 static enum mode parse_mode(const char *text)
@@ -167,7 +196,11 @@ static void parse_option(struct options *o, const char *arg)
     else if ((v = option_value(arg, "--content-length")) != NULL) {
         o->content_length = parse_number("--content-length", v, 0, MAX_RESPONSE_LEN);
         o->http = true;
-    } else if ((v = option_value(arg, "--count")) != NULL)
+    } else if (strcmp(arg, "--parallel") == 0)
+        o->parallel = true;
+    else if ((v = option_value(arg, "--total-timeout")) != NULL)
+        o->total_timeout_ms = (int)parse_number("--total-timeout", v, 1, INT_MAX);
+    else if ((v = option_value(arg, "--count")) != NULL)
         o->count = (int)parse_number("--count", v, 1, MAX_COUNT);
     else if ((v = option_value(arg, "--port")) != NULL)
         o->port = (int)parse_number("--port", v, 1, 65535);
@@ -187,7 +220,8 @@ static void check_options(const struct options *o, int argc, char **argv)
         const char *a = argv[i];
         bool server_only = option_value(a, "--count") || option_value(a, "--cert") ||
                            option_value(a, "--key") || option_value(a, "--response") ||
-                           option_value(a, "--reply-wait") || option_value(a, "--content-length");
+                           option_value(a, "--reply-wait") || option_value(a, "--content-length") ||
+                           strcmp(a, "--parallel") == 0 || option_value(a, "--total-timeout");
         bool client_only = option_value(a, "--port") != NULL;
 
         if ((server_only && o->command != CMD_SERVER) ||
@@ -204,6 +238,8 @@ static void check_options(const struct options *o, int argc, char **argv)
         usage_error("--cert and --key go together");
     if (o->reply_wait_ms && o->mode != MODE_CLOSE)
         usage_error("--reply-wait goes with --mode=close");
+    if (o->total_timeout_ms && !o->parallel)
+        usage_error("--total-timeout goes with --parallel");
 }
 
 static void parse_args(struct options *o, int argc, char **argv)
@@ -876,12 +912,40 @@ static void json_alerts(struct json *j, const struct conn *c)
     fputc(']', j->out);
 }
 
+/* Writes one whole line to stdout with a single write(2). With --parallel
+ * every child writes to the same pipe, and a write of at most PIPE_BUF bytes
+ * to a pipe is atomic: lines never interleave. A verdict line stays far
+ * below that (fixed fields, detail < 256 and write_error < 128 characters,
+ * at most MAX_ALERTS alerts), so the check below only guards against a
+ * mistake in this file. Write errors are ignored, as the flush of the line
+ * always was: the test script reading the lines went away. */
+static void write_line(const char *line, size_t len)
+{
+    if (len >= PIPE_BUF)
+        die("a verdict line of %zu bytes would not be written atomically", len);
+    while (len > 0) {
+        ssize_t n = write(STDOUT_FILENO, line, len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        line += n; /* only on a regular file or a terminal */
+        len -= (size_t)n;
+    }
+}
+
 static void print_verdict(const struct options *o, int index, const struct conn *c,
                           const struct verdict *v)
 {
     struct json j;
+    char *line = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&line, &len);
 
-    json_begin(&j, stdout);
+    if (out == NULL)
+        die_errno("open_memstream");
+    json_begin(&j, out);
     json_str(&j, "role", o->command == CMD_SERVER ? "server" : "client");
     json_int(&j, "conn", index);
     json_str(&j, "tls", c->tls_version);
@@ -900,7 +964,10 @@ static void print_verdict(const struct options *o, int index, const struct conn 
     json_int(&j, "ms", v->ms);
     if (v->stage != NULL)
         json_str(&j, "stage", v->stage);
-    (void)json_end(&j);
+    if (!json_end(&j) || fclose(out) != 0)
+        die_errno("formatting a verdict line");
+    write_line(line, len);
+    free(line);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1055,6 +1122,215 @@ static void report_accept_timeout(const struct options *o, int index, int64_t si
     print_verdict(o, index, &c, &v);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Server --parallel: one child process per connection                       */
+
+struct child {
+    pid_t pid;
+    int index;        /* the connection it serves */
+    int64_t start_ms; /* when it was forked */
+};
+
+struct children {
+    struct child list[MAX_CHILDREN];
+    size_t n;
+    bool failed;      /* a child failed or hung: the exit status says so */
+    sigset_t sigchld; /* blocked in the parent, waited for with sigtimedwait */
+};
+
+/* A child serves its connection within its two deadlines (exchange, then
+ * end of the connection); beyond that and a grace period it hangs. */
+static int64_t child_limit_ms(const struct options *o)
+{
+    return 2 * (int64_t)o->timeout_ms + CHILD_GRACE_MS;
+}
+
+/* The child wrote no verdict: report one for it, so that every connection
+ * still has exactly one line. */
+static void report_child_failure(const struct options *o, const struct child *ch,
+                                 const char *detail)
+{
+    struct conn c = { .fd = -1 };
+    struct verdict v = { .kind = V_ERROR, .stage = "child" };
+
+    set_detail(&v, detail);
+    v.ms = now_ms() - ch->start_ms;
+    print_verdict(o, ch->index, &c, &v);
+}
+
+/* Forgets the child at position i; status is how it ended (waitpid). */
+static void child_ended(struct children *chs, const struct options *o, size_t i, int status)
+{
+    struct child ch = chs->list[i];
+    char detail[96];
+
+    chs->list[i] = chs->list[--chs->n];
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return; /* it wrote its verdict */
+    if (WIFEXITED(status))
+        snprintf(detail, sizeof detail, "peer child exited with status %d without a verdict",
+                 WEXITSTATUS(status));
+    else
+        snprintf(detail, sizeof detail, "peer child killed by signal %d without a verdict",
+                 WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    report_child_failure(o, &ch, detail);
+    chs->failed = true;
+}
+
+/* Reaps every child that has exited, without blocking. */
+static void reap_exited(struct children *chs, const struct options *o)
+{
+    for (;;) {
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+
+        if (pid == 0 || (pid < 0 && errno == ECHILD))
+            return;
+        if (pid < 0) {
+            if (errno == EINTR)
+                continue;
+            die_errno("waitpid");
+        }
+        for (size_t i = 0; i < chs->n; i++) {
+            if (chs->list[i].pid == pid) {
+                child_ended(chs, o, i, status);
+                break;
+            }
+        }
+    }
+}
+
+/* Reaps children until at most `keep` are left (true) or the deadline
+ * passes (false). SIGCHLD is blocked: one that arrives between the reaping
+ * and the wait stays pending and ends the wait at once. */
+static bool reap_until(struct children *chs, const struct options *o, size_t keep,
+                       const struct deadline *d)
+{
+    for (;;) {
+        int left;
+        struct timespec ts;
+
+        reap_exited(chs, o);
+        if (chs->n <= keep)
+            return true;
+        left = remaining_ms(d);
+        if (left == 0)
+            return false;
+        ts = (struct timespec){ .tv_sec = left / 1000, .tv_nsec = (long)(left % 1000) * 1000000 };
+        if (sigtimedwait(&chs->sigchld, NULL, &ts) < 0 && errno != EAGAIN && errno != EINTR)
+            die_errno("sigtimedwait");
+    }
+}
+
+/* Kills and reports every child that outlived its bound. */
+static void kill_overdue(struct children *chs, const struct options *o)
+{
+    int64_t now = now_ms();
+    size_t i = 0;
+
+    while (i < chs->n) {
+        struct child ch = chs->list[i];
+        char detail[96];
+        int status;
+
+        if (now - ch.start_ms < child_limit_ms(o)) {
+            i++;
+            continue;
+        }
+        (void)kill(ch.pid, SIGKILL);
+        while (waitpid(ch.pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        chs->list[i] = chs->list[--chs->n];
+        snprintf(detail, sizeof detail, "peer child killed after %lld ms without a verdict",
+                 (long long)(now - ch.start_ms));
+        report_child_failure(o, &ch, detail);
+        chs->failed = true;
+    }
+}
+
+/* Waits until at most `keep` children are left. Bounded: every child ends
+ * within child_limit_ms() of its start or is killed then. */
+static void wait_children(struct children *chs, const struct options *o, size_t keep)
+{
+    while (chs->n > keep) {
+        int64_t oldest = chs->list[0].start_ms;
+        struct deadline d;
+
+        for (size_t i = 1; i < chs->n; i++)
+            if (chs->list[i].start_ms < oldest)
+                oldest = chs->list[i].start_ms;
+        d.at_ms = oldest + child_limit_ms(o);
+        if (!reap_until(chs, o, keep, &d))
+            kill_overdue(chs, o);
+    }
+}
+
+/* Hands the accepted connection fd (number index) to a new child. */
+static void fork_child(struct children *chs, const struct options *o, SSL_CTX *ctx,
+                       int lfd, int fd, int index, const sigset_t *child_mask)
+{
+    pid_t pid;
+
+    if (chs->n == MAX_CHILDREN)
+        wait_children(chs, o, MAX_CHILDREN - 1);
+    while ((pid = fork()) < 0) {
+        /* Out of processes (RLIMIT_NPROC): wait for one of ours to end. */
+        if (errno != EAGAIN || chs->n == 0)
+            die_errno("fork");
+        wait_children(chs, o, chs->n - 1);
+    }
+    if (pid == 0) {
+        /* The connection is this process's alone; the listening socket and
+         * the other connections are the parent's business. */
+        if (sigprocmask(SIG_SETMASK, child_mask, NULL) < 0)
+            die_errno("sigprocmask");
+        close(lfd);
+        serve_connection(o, ctx, fd, index);
+        _exit(0); /* the verdict went out with write(2): no stdio to flush */
+    }
+    close(fd); /* else the connection would outlive the child */
+    chs->list[chs->n++] = (struct child){ pid, index, now_ms() };
+}
+
+/* The accept loop of --parallel: each wait for the next connection is
+ * bounded by --timeout, the loop as a whole by --total-timeout. */
+static int serve_parallel(const struct options *o, SSL_CTX *ctx, int lfd)
+{
+    struct children *chs = calloc(1, sizeof *chs);
+    int total_ms = o->total_timeout_ms ? o->total_timeout_ms : DEFAULT_TOTAL_TIMEOUT_MS;
+    struct deadline total = deadline_in(total_ms);
+    sigset_t old_mask;
+    bool failed;
+
+    if (chs == NULL)
+        die_errno("calloc");
+    sigemptyset(&chs->sigchld);
+    sigaddset(&chs->sigchld, SIGCHLD);
+    if (sigprocmask(SIG_BLOCK, &chs->sigchld, &old_mask) < 0)
+        die_errno("sigprocmask");
+    for (int i = 1; i <= o->count; i++) {
+        int64_t since = now_ms();
+        int left = remaining_ms(&total);
+        struct deadline d = deadline_in(left < o->timeout_ms ? left : o->timeout_ms);
+        int fd;
+
+        reap_exited(chs, o); /* no zombies piling up */
+        fd = left > 0 ? accept_bounded(lfd, &d) : -1;
+        if (fd < 0) {
+            report_accept_timeout(o, i, since);
+            break;
+        }
+        fork_child(chs, o, ctx, lfd, fd, i, &old_mask);
+    }
+    close(lfd);
+    wait_children(chs, o, 0);
+    failed = chs->failed;
+    free(chs);
+    if (sigprocmask(SIG_SETMASK, &old_mask, NULL) < 0)
+        die_errno("sigprocmask");
+    return failed ? EXIT_SETUP : 0;
+}
+
 static int run_server(const struct options *o)
 {
     SSL_CTX *ctx = make_ctx(o, true);
@@ -1062,8 +1338,14 @@ static int run_server(const struct options *o)
     int lfd;
 
     load_server_identity(ctx, o);
-    lfd = listen_loopback(LISTEN_BACKLOG, &port);
+    lfd = listen_loopback(o->parallel ? PARALLEL_BACKLOG : LISTEN_BACKLOG, &port);
     (void)print_port(port);
+    if (o->parallel) {
+        int status = serve_parallel(o, ctx, lfd);
+
+        SSL_CTX_free(ctx);
+        return status;
+    }
     for (int i = 1; i <= o->count; i++) {
         int64_t since = now_ms();
         struct deadline d = deadline_in(o->timeout_ms);
