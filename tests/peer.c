@@ -22,19 +22,18 @@
  * --content-length=N announces N bytes (more than --response makes a
  * truncation visible to HTTP clients). The client sends "hello\n", or with
  * --http an HTTP/1.0 GET request.
- *
- * --parallel serves connections concurrently: one child process per accepted
- * connection, which serves it exactly as without the option (same protocol,
- * same verdict line), while the parent goes on accepting until --count
- * connections were accepted, then waits for every child. The listen backlog
- * is 512 so that bursts of connections are not refused. Bounds: --timeout
- * applies per connection as without the option (and to the wait for each
- * next connection); the accept loop as a whole ends after --total-timeout
- * (default 60000 ms); a child still running 2 x --timeout + 2 s after its
- * start is killed. Verdict lines come in the order the connections end;
- * "conn" is the order of acceptance.
- *   peer server --parallel --count=4000 --timeout=20000 --total-timeout=20000
  *   peer client --port=N [--mode=normal|reply] [--http] [--tls1.2|--tls1.3] [--timeout=MS]
+ *
+ * Server --parallel serves connections concurrently: one child process per
+ * accepted connection, which serves it exactly as without the option (same
+ * protocol, same verdict line), while the parent goes on accepting until
+ * --count connections were accepted, then waits for every child. The listen
+ * backlog is 512 so that bursts of connections are not refused. Bounds:
+ * --timeout applies per connection as without the option, and to the wait
+ * for each next connection; the accept loop as a whole ends after
+ * --total-timeout (default 60000 ms); a child still running 2 x --timeout +
+ * 2 s after its start is killed. Verdict lines come in the order in which the
+ * connections end; "conn" is the order of acceptance.
  *
  * The server prints {"port":N} first, then, like the client, one JSON line per
  * connection, fields in this order (the bracketed ones only when stated):
@@ -148,7 +147,8 @@ static const char usage_text[] =
     "usage: peer gencert CERT KEY | peer server [--count=N] [--cert=F --key=F]"
     " [--mode=normal|reset|reply|close|truncate] [--response=N] [--http]"
     " [--content-length=N] [--reply-wait=MS] [--tls1.2|--tls1.3]"
-    " [--timeout=MS] [--parallel [--total-timeout=MS]] | peer client --port=N [--mode=normal|reply] [--http]"
+    " [--timeout=MS] [--parallel [--total-timeout=MS]]"
+    " | peer client --port=N [--mode=normal|reply] [--http]"
     " [--tls1.2|--tls1.3] [--timeout=MS]";
 
 static enum mode parse_mode(const char *text)
@@ -220,7 +220,8 @@ static void check_options(const struct options *o, int argc, char **argv)
         const char *a = argv[i];
         bool server_only = option_value(a, "--count") || option_value(a, "--cert") ||
                            option_value(a, "--key") || option_value(a, "--response") ||
-                           option_value(a, "--reply-wait") || option_value(a, "--content-length") ||
+                           option_value(a, "--reply-wait") ||
+                           option_value(a, "--content-length") ||
                            strcmp(a, "--parallel") == 0 || option_value(a, "--total-timeout");
         bool client_only = option_value(a, "--port") != NULL;
 
