@@ -123,15 +123,15 @@ static int io_done(struct tc_conn *c, SSL *ssl, int r, int ok, size_t n, enum io
     return r;
 }
 
-/* Never call a NULL function: an OpenSSL that lacks a symbol we wrap cannot
- * be the one the program called, but be safe. */
-#define REAL_OR(name, fail)                 \
-    do {                                    \
-        if (!tc_ossl.name) {                \
-            tc_bind_openssl();              \
-            if (!tc_ossl.name)              \
-                return fail;                \
-        }                                   \
+/* Never call a NULL function, and read the table only once it is published:
+ * tc_bind_openssl() returns after an acquire load of the binding state, or
+ * after waiting for the thread that is binding. An OpenSSL that lacks a
+ * symbol we wrap cannot be the one the program called, but be safe. */
+#define REAL_OR(name, fail)             \
+    do {                                \
+        (void)tc_bind_openssl();        \
+        if (!tc_ossl.name)              \
+            return fail;                \
     } while (0)
 
 /* --- reads and writes ------------------------------------------------------ */

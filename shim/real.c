@@ -230,6 +230,8 @@ static int bind_all(void *h)
 
 int tc_bind_openssl(void)
 {
+    /* Acquire: pairs with the release store below, so a caller that sees a
+     * final state also sees the whole table. */
     int state = __atomic_load_n(&ossl_state, __ATOMIC_ACQUIRE);
     if (state)
         return state > 0;
