@@ -31,6 +31,12 @@ NOT_CN = {"verdict": ("eof", "reset")}
 EOF = {"verdict": "eof"}
 
 
+# check-valgrind: memcheck errors (not leaks: the sloppy samples leak their
+# SSL objects on purpose) make the program exit 99.
+VALGRIND = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=no",
+            "--errors-for-leak-kinds=none"]
+
+
 def sent(trigger):
     """The shim must have logged close_notify sent for this trigger."""
     return {"event": "sent", "trigger": trigger}
@@ -130,7 +136,7 @@ class Runner:
     def program(self, prog, opts):
         if opts.get("python"):
             return [self.python, os.path.join(self.src, "tests", "samples", prog)]
-        return [os.path.join(self.args.samples, prog)]
+        return VALGRIND * bool(self.args.valgrind) + [os.path.join(self.args.samples, prog)]
 
     def env(self, opts, shim, log):
         env = clean_env()
@@ -237,6 +243,8 @@ class Runner:
             for tls in ("1.2", "1.3"):
                 for shim in (False, True):
                     label = f"{name} [TLS {tls}, {'shim' if shim else 'bare'}]"
+                    if self.args.valgrind and (not shim or opts.get("python")):
+                        continue  # memcheck looks at the library, in C programs
                     if opts.get("python") and self.args.openssl != "3" and not self.args.python:
                         tap.skip(label, "no Python linked against OpenSSL 1.1.1 (download failed)")
                         continue
@@ -253,7 +261,8 @@ class Runner:
                         problems = [f"{type(e).__name__}: {e}"]
                     tap.result(not problems, label, problems)
                     self.observed[(name, tls, shim)] = (describe(verdict), not problems)
-        self.no_tls(tap)
+        if not self.args.valgrind:
+            self.no_tls(tap)
         if self.args.table:
             self.write_table()
 
@@ -295,6 +304,8 @@ def main():
     ap.add_argument("--openssl", choices=("3", "1.1.1"), required=True)
     ap.add_argument("--samples", required=True)
     ap.add_argument("--table", help="write what the peer observed as a Markdown table")
+    ap.add_argument("--valgrind", action="store_true",
+                    help="run the C samples under the library with valgrind memcheck")
     ap.add_argument("--python", help="the Python interpreter for the Python scenarios")
     ap.add_argument("--python-env", action="append", default=[],
                     help="NAME=VALUE for the Python interpreter's environment")
