@@ -107,6 +107,8 @@ SCENARIOS = [
      NOT_CN, CN, sent(("reply", "free"))),
     ("the program's own atexit SSL_shutdown after the shim's exit handler",
      "atexit_shutdown", {"stdout": "shutdown=0"}, CN, CN, sent("exit")),
+    ("exit after the program's own OPENSSL_cleanup (CBC in TLS 1.2): left alone",
+     "cleanup_exit", {}, NOT_CN, NOT_CN, skipped("after cleanup")),
     ("close_notify first, then a silent EOF, eof=clean: no second close_notify",
      "halfclose_eof", {"peer_mode": "truncate", "env": {"TLSCLOSE_EOF": "clean"}},
      CN, CN, None),

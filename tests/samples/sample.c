@@ -153,6 +153,8 @@ void sample_done(const char *fmt, ...)
 	fflush(stdout);
 }
 
+const char *sample_tls12_ciphers;
+
 SSL_CTX *sample_client_ctx(void)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -163,6 +165,8 @@ SSL_CTX *sample_client_ctx(void)
 	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
 	    !SSL_CTX_set_max_proto_version(ctx, 0))
 		sample_fail("SSL_CTX_set_{min,max}_proto_version failed");
+	if (sample_tls12_ciphers && !SSL_CTX_set_cipher_list(ctx, sample_tls12_ciphers))
+		sample_fail("SSL_CTX_set_cipher_list failed");
 	return ctx;
 }
 

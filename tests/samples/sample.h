@@ -35,6 +35,9 @@ int sample_port(void);
 const char *sample_cert(void);
 const char *sample_key(void);
 
+/* TLS 1.2 cipher list for the client context when set (NULL: the default). */
+extern const char *sample_tls12_ciphers;
+
 /* Client context: TLS_client_method, no verification, TLS 1.2 and 1.3. */
 SSL_CTX *sample_client_ctx(void);
 
