@@ -8,7 +8,7 @@
  *
  *   peer gencert CERT.pem KEY.pem
  *   peer server [--count=N] [--cert=F --key=F]
- *               [--mode=normal|reset|reply|close|truncate] [--reply-wait=MS]
+ *               [--mode=normal|reset|reply|close|truncate|stall] [--reply-wait=MS]
  *               [--response=N] [--http] [--content-length=N]
  *               [--tls1.2|--tls1.3] [--timeout=MS]
  *               [--parallel [--total-timeout=MS]]
@@ -18,7 +18,9 @@
  * close sends close_notify first (with --reply-wait=MS: reports in
  * "replied" whether the answer came within MS, then sends FIN); truncate
  * ends with a FIN and no close_notify and observes what the other side
- * writes afterwards. --http frames the response as HTTP/1.0 (close-delimited),
+ * writes afterwards; stall reads nothing more (the other side's send buffer
+ * fills up) and reports in "after" how its side ended (verdict "stalled").
+ * --http frames the response as HTTP/1.0 (close-delimited),
  * --content-length=N announces N bytes (more than --response makes a
  * truncation visible to HTTP clients). The client sends "hello\n", or with
  * --http an HTTP/1.0 GET request.
@@ -122,7 +124,7 @@ static const char http_request[] = "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n";
 /* Options                                                                   */
 
 enum command { CMD_GENCERT, CMD_SERVER, CMD_CLIENT };
-enum mode { MODE_NORMAL, MODE_RESET, MODE_REPLY, MODE_CLOSE, MODE_TRUNCATE };
+enum mode { MODE_NORMAL, MODE_RESET, MODE_REPLY, MODE_CLOSE, MODE_TRUNCATE, MODE_STALL };
 
 struct options {
     enum command command;
@@ -145,7 +147,7 @@ struct options {
 
 static const char usage_text[] =
     "usage: peer gencert CERT KEY | peer server [--count=N] [--cert=F --key=F]"
-    " [--mode=normal|reset|reply|close|truncate] [--response=N] [--http]"
+    " [--mode=normal|reset|reply|close|truncate|stall] [--response=N] [--http]"
     " [--content-length=N] [--reply-wait=MS] [--tls1.2|--tls1.3]"
     " [--timeout=MS] [--parallel [--total-timeout=MS]]"
     " | peer client --port=N [--mode=normal|reply] [--http]"
@@ -159,6 +161,7 @@ static enum mode parse_mode(const char *text)
         [MODE_REPLY] = "reply",
         [MODE_CLOSE] = "close",
         [MODE_TRUNCATE] = "truncate",
+        [MODE_STALL] = "stall",
     };
 
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -703,12 +706,12 @@ static void abort_connection(struct conn *c)
 /* ------------------------------------------------------------------------ */
 /* Verdicts                                                                  */
 
-enum verdict_kind { V_CLOSE_NOTIFY, V_EOF, V_RESET, V_ALERT, V_ERROR, V_TIMEOUT, V_RESET_SENT };
+enum verdict_kind { V_CLOSE_NOTIFY, V_EOF, V_RESET, V_ALERT, V_ERROR, V_TIMEOUT, V_RESET_SENT, V_STALLED };
 
 static const char *const verdict_names[] = {
     [V_CLOSE_NOTIFY] = "close_notify", [V_EOF] = "eof",         [V_RESET] = "reset",
     [V_ALERT] = "alert",               [V_ERROR] = "error",     [V_TIMEOUT] = "timeout",
-    [V_RESET_SENT] = "reset_sent",
+    [V_RESET_SENT] = "reset_sent", [V_STALLED] = "stalled",
 };
 
 struct verdict {
@@ -1084,6 +1087,26 @@ static void server_observe_end(struct conn *c, const struct options *o,
     (void)tls_read_app(c, false, d, f); /* returns at the end only */
 }
 
+/* --mode=stall: read nothing more, so that the program's send buffer fills
+ * up, and report how its side of the TCP connection ended, seen without
+ * reading: "fin" (POLLRDHUP), "reset" (POLLERR) or "timeout". */
+static const char *wait_hangup(int fd, const struct deadline *d)
+{
+    for (;;) {
+        struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+        int r = poll(&p, 1, remaining_ms(d));
+
+        if (r == 0)
+            return "timeout";
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 || (p.revents & POLLERR))
+            return "reset";
+        if (p.revents & (POLLRDHUP | POLLHUP))
+            return "fin";
+    }
+}
+
 /* Runs one connection; the fd belongs to it from here on. */
 static void serve_connection(const struct options *o, SSL_CTX *ctx, int fd, int index)
 {
@@ -1099,6 +1122,14 @@ static void serve_connection(const struct options *o, SSL_CTX *ctx, int fd, int 
          * full timeout starts when the response has been written. */
         since = now_ms();
         d = deadline_in(o->timeout_ms);
+        if (o->mode == MODE_STALL) {
+            v.kind = V_STALLED;
+            v.after = wait_hangup(c.fd, &d);
+            v.ms = now_ms() - since;
+            print_verdict(o, index, &c, &v);
+            conn_close(&c);
+            return;
+        }
         if (o->mode == MODE_RESET) {
             abort_connection(&c);
             v.kind = V_RESET_SENT;

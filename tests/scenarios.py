@@ -17,6 +17,7 @@ Environment: TC_SRCDIR, TC_BUILDDIR, TLSCLOSE_LIBRARY (from make check).
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -107,6 +108,14 @@ SCENARIOS = [
      NOT_CN, CN, sent(("reply", "free"))),
     ("the program's own atexit SSL_shutdown after the shim's exit handler",
      "atexit_shutdown", {"stdout": "shutdown=0"}, CN, CN, sent("exit")),
+    ("full send buffer, non-blocking socket: close() returns, bounded",
+     "full_buffer_nonblocking", {"peer_mode": "stall", "stdout": "close=0 errno=0",
+                                 "max_close_ms": 2000, "peer_timeout_ms": 1000},
+     {"verdict": "stalled"}, {"verdict": "stalled"}, skipped("timeout")),
+    ("full send buffer, blocking socket: close() returns, bounded",
+     "full_buffer_blocking", {"peer_mode": "stall", "stdout": "close=0 errno=0",
+                              "max_close_ms": 2000, "peer_timeout_ms": 1000},
+     {"verdict": "stalled"}, {"verdict": "stalled"}, skipped("timeout")),
     ("exit after the program's own OPENSSL_cleanup (CBC in TLS 1.2): left alone",
      "cleanup_exit", {}, NOT_CN, NOT_CN, skipped("after cleanup")),
     ("close_notify first, then a silent EOF, eof=clean: no second close_notify",
@@ -157,7 +166,8 @@ class Runner:
         mode = opts.get("peer_mode", "normal")
         peer = subprocess.Popen(
             [self.peer, "server", f"--tls{tls}", f"--cert={self.cert}",
-             f"--key={self.key}", f"--mode={mode}", f"--timeout={PEER_TIMEOUT_MS}"],
+             f"--key={self.key}", f"--mode={mode}",
+             f"--timeout={opts.get('peer_timeout_ms', PEER_TIMEOUT_MS)}"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env())
         try:
             port = read_line(peer, "peer")["port"]
@@ -201,6 +211,12 @@ class Runner:
         if not proc.stdout.startswith("ok") or opts.get("stdout", "") not in proc.stdout:
             problems.append(f"program stdout {proc.stdout.strip()!r}, "
                             f"expected ok ... {opts.get('stdout', '')}")
+        if "max_close_ms" in opts:
+            # A bound against hangs (the shim gives up after 200 ms), not a
+            # performance figure: generous for loaded machines.
+            m = re.search(r"close_ms=(\d+)", proc.stdout)
+            if not m or int(m.group(1)) > opts["max_close_ms"]:
+                problems.append(f"close() took too long: {proc.stdout.strip()!r}")
         want_version = "OpenSSL 1.1.1" if self.args.openssl == "1.1.1" else "OpenSSL 3."
         if want_version not in proc.stderr:
             problems.append(f"program did not report {want_version}: {proc.stderr.strip()!r}")

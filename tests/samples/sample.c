@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -368,5 +369,38 @@ int sample_reuse_then_free(struct sample *s)
 		return 4;
 	}
 	sample_done("plain_bytes=%ld", n);
+	return 0;
+}
+
+int sample_fill_then_close(struct sample *s, int blocking)
+{
+	static char junk[65536];
+	long total = 0;
+	int flags = fcntl(s->fd, F_GETFL);
+	struct timespec t0, t1;
+	int r, err;
+
+	/* Raw bytes, not TLS records: the peer reads nothing any more, and an
+	 * SSL_write left pending would be a different case (write pending). */
+	if (flags < 0 || fcntl(s->fd, F_SETFL, flags | O_NONBLOCK) < 0)
+		sample_fail("fcntl O_NONBLOCK failed");
+	while (total < (64L << 20)) {
+		ssize_t n = send(s->fd, junk, sizeof junk, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n < 0)
+			sample_fail("send failed");
+		total += n;
+	}
+	if (blocking && fcntl(s->fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+		sample_fail("fcntl ~O_NONBLOCK failed");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	errno = 0;
+	r = close(s->fd);
+	err = errno;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	sample_done("close=%d errno=%d filled=%ld close_ms=%ld", r, err, total,
+		    (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
 	return 0;
 }

@@ -73,4 +73,9 @@ void sample_done(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * or 4 (bytes reached the plain socket) with a "sample:" line. */
 int sample_reuse_then_free(struct sample *s);
 
+/* Fill the connection's send buffer (the peer reads nothing: --mode=stall)
+ * with raw bytes on the non-blocking socket, make it blocking again if
+ * asked, then close() it and print "ok close=R errno=E filled=N close_ms=T". */
+int sample_fill_then_close(struct sample *s, int blocking);
+
 #endif
