@@ -4,7 +4,10 @@ TAP output, the process environment, reading the peers' JSON lines."""
 import json
 import os
 import select
+import shutil
+import subprocess
 import sys
+import tempfile
 
 TIMEOUT = 20  # seconds: upper bound for any single process
 PEER_TIMEOUT_MS = 5000
@@ -59,3 +62,31 @@ def clean_env():
            if not k.startswith("TLSCLOSE_") and k != "LD_PRELOAD"}
     env["LC_ALL"] = "C"
     return env
+
+
+class Suite:
+    """What every runner needs: the build tree, the library to preload (after
+    the ASan runtime in sanitizer builds), the strict peer and its
+    certificate, and a temporary directory for logs, kept when a test fails."""
+
+    def __init__(self, args, name):
+        self.args = args
+        self.build = os.environ["TC_BUILDDIR"]
+        self.src = os.environ.get("TC_SRCDIR", "")
+        self.lib = os.environ.get("TLSCLOSE_PRELOAD") or os.environ["TLSCLOSE_LIBRARY"]
+        self.peer = os.path.join(self.build, "tests", "peer")
+        certs = os.path.join(self.build, "tests", "certs")
+        self.cert = os.path.join(certs, "cert.pem")
+        self.key = os.path.join(certs, "key.pem")
+        if not os.path.exists(self.key):
+            os.makedirs(certs, exist_ok=True)
+            subprocess.run([self.peer, "gencert", self.cert, self.key], check=True,
+                           timeout=TIMEOUT)
+        self.tmp = tempfile.mkdtemp(prefix=f"tlsclose-{name}-")
+
+    def finish(self, tap):
+        tap.done()
+        if tap.failed == 0:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        else:
+            print(f"# logs kept in {self.tmp}")

@@ -33,10 +33,9 @@ import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import TIMEOUT, Tap, clean_env, describe  # noqa: E402
+from harness import Suite, TIMEOUT, Tap, clean_env, describe  # noqa: E402
 
 BULLSEYE_PACKAGES = ["openssl", "libssl1.1", "curl", "libcurl4", "libssh2-1", "libldap-2.4-2",
                      "socat", "python3.9-minimal", "libpython3.9-minimal",
@@ -229,20 +228,9 @@ def after_close_notify(tls):
         return "timeout"
 
 
-class Runner:
+class Runner(Suite):
     def __init__(self, args):
-        self.args = args
-        self.build = os.environ["TC_BUILDDIR"]
-        self.src = os.environ["TC_SRCDIR"]
-        self.lib = os.environ.get("TLSCLOSE_PRELOAD") or os.environ["TLSCLOSE_LIBRARY"]
-        self.peer = os.path.join(self.build, "tests", "peer")
-        certs = os.path.join(self.build, "tests", "certs")
-        self.cert, self.key = os.path.join(certs, "cert.pem"), os.path.join(certs, "key.pem")
-        if not os.path.exists(self.key):
-            os.makedirs(certs, exist_ok=True)
-            subprocess.run([self.peer, "gencert", self.cert, self.key], check=True,
-                           timeout=TIMEOUT)
-        self.tmp = tempfile.mkdtemp(prefix="tlsclose-programs-")
+        super().__init__(args, "programs")
         self.rows = {}
 
     def env(self, inst, policy, notify="on"):
@@ -534,11 +522,9 @@ def main():
         runner.no_openssl3(tap, inst)
     runner.sending(tap, inst)
     runner.receiving(tap, inst)
-    tap.done()
     if args.table:
         runner.write_table()
-    if tap.failed == 0:
-        shutil.rmtree(runner.tmp, ignore_errors=True)
+    runner.finish(tap)
     return 0
 
 

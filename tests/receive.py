@@ -22,13 +22,11 @@ Environment: TC_BUILDDIR, TLSCLOSE_LIBRARY (from make check).
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import PEER_TIMEOUT_MS, TIMEOUT, Tap, clean_env, read_line  # noqa: E402
+from harness import PEER_TIMEOUT_MS, Suite, TIMEOUT, Tap, clean_env, read_line  # noqa: E402
 
 FUNCTIONS = ("read", "read_ex", "peek", "peek_ex")
 POLICIES = ("warn", "error", "clean")
@@ -41,23 +39,12 @@ def fatal_alerts(verdict):
     return [a for a in verdict.get("alerts", []) if a.startswith("fatal:")]
 
 
-class Runner:
+class Runner(Suite):
     def __init__(self, args):
-        self.args = args
-        self.build = os.environ["TC_BUILDDIR"]
-        self.lib = os.environ.get("TLSCLOSE_PRELOAD") or os.environ["TLSCLOSE_LIBRARY"]
-        self.peer = os.path.join(self.build, "tests", "peer")
+        super().__init__(args, "receive")
         self.gnutls_peer = os.path.join(self.build, "tests", "gnutls_peer")
         self.reader = os.path.join(args.samples, "eof_reader")
-        certs = os.path.join(self.build, "tests", "certs")
-        self.cert = os.path.join(certs, "cert.pem")
-        self.key = os.path.join(certs, "key.pem")
-        self.tmp = tempfile.mkdtemp(prefix="tlsclose-receive-")
         self.table = []
-        if not os.path.exists(self.key):
-            os.makedirs(certs, exist_ok=True)
-            subprocess.run([self.peer, "gencert", self.cert, self.key], check=True,
-                           timeout=TIMEOUT)
 
     def run(self, peer_cmd, reader_args, env_extra, shim):
         """Start a peer, run the reader against it; returns (reader output,
@@ -274,11 +261,9 @@ def main():
     runner.silent_eof(tap)
     runner.fatal_close_notify(tap)
     runner.reply(tap)
-    tap.done()
     if args.table:
         runner.write_table()
-    if tap.failed == 0:
-        shutil.rmtree(runner.tmp, ignore_errors=True)
+    runner.finish(tap)
     return 0
 
 

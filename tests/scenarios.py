@@ -18,13 +18,11 @@ import argparse
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import PEER_TIMEOUT_MS, TIMEOUT, Tap, clean_env, describe, read_line  # noqa: E402
+from harness import PEER_TIMEOUT_MS, Suite, TIMEOUT, Tap, clean_env, describe, read_line  # noqa: E402
 
 # Peer verdicts, as expectations.
 CN = {"verdict": "close_notify", "after": "fin", "extra": 0}
@@ -124,25 +122,11 @@ SCENARIOS = [
 ]
 
 
-class Runner:
+class Runner(Suite):
     def __init__(self, args):
-        self.args = args
-        self.build = os.environ["TC_BUILDDIR"]
-        self.src = os.environ["TC_SRCDIR"]
-        self.lib = os.environ.get("TLSCLOSE_PRELOAD") or os.environ["TLSCLOSE_LIBRARY"]
-        self.peer = os.path.join(self.build, "tests", "peer")
-        self.certs = os.path.join(self.build, "tests", "certs")
-        self.cert = os.path.join(self.certs, "cert.pem")
-        self.key = os.path.join(self.certs, "key.pem")
-        self.tmp = tempfile.mkdtemp(prefix="tlsclose-scenarios-")
+        super().__init__(args, "scenarios")
         self.python = args.python or os.environ.get("PYTHON3") or "/usr/bin/python3"
         self.python_env = dict(kv.split("=", 1) for kv in args.python_env)
-
-    def ensure_cert(self):
-        if not os.path.exists(self.key):
-            os.makedirs(self.certs, exist_ok=True)
-            subprocess.run([self.peer, "gencert", self.cert, self.key], check=True,
-                           timeout=TIMEOUT)
 
     def program(self, prog, opts):
         if opts.get("python"):
@@ -255,7 +239,6 @@ class Runner:
         return problems
 
     def run(self, tap):
-        self.ensure_cert()
         self.observed = {}
         for name, prog, opts, bare, shimmed, event in SCENARIOS:
             for tls in ("1.2", "1.3"):
@@ -331,11 +314,7 @@ def main():
     tap = Tap()
     runner = Runner(args)
     runner.run(tap)
-    tap.done()
-    if tap.failed == 0:
-        shutil.rmtree(runner.tmp, ignore_errors=True)
-    else:
-        print(f"# logs kept in {runner.tmp}")
+    runner.finish(tap)
     return 0
 
 

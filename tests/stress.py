@@ -29,15 +29,13 @@ import collections
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import TIMEOUT, Tap, clean_env, read_line  # noqa: E402
+from harness import Suite, TIMEOUT, Tap, clean_env, read_line  # noqa: E402
 
 BARE_THREADS = 2
 BARE_CONNECTIONS = 20
@@ -70,20 +68,9 @@ class PeerReader(threading.Thread):
                 self.bad.append(line)
 
 
-class Runner:
+class Runner(Suite):
     def __init__(self, args):
-        self.args = args
-        self.build = os.environ["TC_BUILDDIR"]
-        self.lib = os.environ.get("TLSCLOSE_PRELOAD") or os.environ["TLSCLOSE_LIBRARY"]
-        self.peer = os.path.join(self.build, "tests", "peer")
-        certs = os.path.join(self.build, "tests", "certs")
-        self.cert = os.path.join(certs, "cert.pem")
-        self.key = os.path.join(certs, "key.pem")
-        self.tmp = tempfile.mkdtemp(prefix="tlsclose-stress-")
-        if not os.path.exists(self.key):
-            os.makedirs(certs, exist_ok=True)
-            subprocess.run([self.peer, "gencert", self.cert, self.key], check=True,
-                           timeout=TIMEOUT)
+        super().__init__(args, "stress")
 
     def run(self, name, threads, connections, tls, shim):
         """Runs the peer and the program once. Returns a dict: the program's
@@ -308,11 +295,7 @@ def main():
     for tls in {"both": (None, "1.2"), "1.2": ("1.2",), "1.3": ("1.3",)}[args.tls]:
         runner.shim(tap, tls)
     runner.bare(tap)
-    tap.done()
-    if tap.failed == 0:
-        shutil.rmtree(runner.tmp, ignore_errors=True)
-    else:
-        print(f"# logs kept in {runner.tmp}")
+    runner.finish(tap)
     return 0
 
 
