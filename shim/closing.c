@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -139,20 +138,23 @@ static void bio_switch_leave(struct bio_switch *s)
 /* Returns NULL when close_notify should go out now, else the reason not to
  * (with *level how loudly to say it). *override is set when the program's
  * quiet shutdown must be overridden (TLSCLOSE_NOTIFY=always). *silent is set
- * when there is nothing to report (the program already sent close_notify). */
+ * when there is nothing to report (the program already sent close_notify);
+ * *final when the reason cannot change, so the decision is made once. */
 static const char *reason_not_to_send(struct tc_conn *c, SSL *ssl, int fd, int *override,
-                                      int *silent, enum tc_level *level)
+                                      int *silent, enum tc_level *level, int *final)
 {
     unsigned flags = tc_flags(c);
     *override = 0;
     *silent = 0;
     *level = TC_LEVEL_INFO;
+    *final = 0; /* ownership can change until the next trigger */
     if (flags & (TC_F_CLAIMED | TC_F_ALERT_WRITTEN)) {
         *silent = 1;
         return "already sent";
     }
     if (getpid() != TC_LOAD(c->owner))
         return "not owner";
+    *final = 1; /* the connection's state cannot come back from these */
     if (flags & TC_F_FAILED)
         return "failed";
     if (tc_ossl.SSL_is_init_finished(ssl) != 1)
@@ -169,10 +171,12 @@ static const char *reason_not_to_send(struct tc_conn *c, SSL *ssl, int fd, int *
         *override = 1;
     }
     *level = TC_LEVEL_WARN;
+    *final = 0; /* a busy object or a pending write may be done by the next trigger */
     if (TC_LOAD(c->active) > 0)
         return "busy";
     if (flags & TC_F_WRITE_PENDING)
         return "write pending";
+    *final = 1;
     if (fd >= 0 && c->has_identity) {
         struct stat st;
         if (fstat(fd, &st) != 0 || st.st_dev != c->dev || st.st_ino != c->ino)
@@ -261,7 +265,8 @@ void tc_end_connection(struct tc_conn *c, enum tc_trigger trigger, int fd)
 
     int override, silent;
     enum tc_level level;
-    const char *reason = reason_not_to_send(c, ssl, fd, &override, &silent, &level);
+    int final;
+    const char *reason = reason_not_to_send(c, ssl, fd, &override, &silent, &level, &final);
     if (!reason && (tc_set_flags(c, TC_F_CLAIMED) & TC_F_CLAIMED)) {
         reason = "already sent"; /* another thread got here first */
         silent = 1;
@@ -271,8 +276,6 @@ void tc_end_connection(struct tc_conn *c, enum tc_trigger trigger, int fd)
          * and exit of one failed connection report it once. Ownership,
          * a busy object or a pending write may change until the next
          * trigger. */
-        int final = strcmp(reason, "not owner") != 0 && strcmp(reason, "busy") != 0 &&
-                    strcmp(reason, "write pending") != 0;
         if (!silent && !(final && (tc_set_flags(c, TC_F_CLAIMED) & TC_F_CLAIMED)))
             skipped(c, ssl, reason, level, fd);
         errno = saved_errno;

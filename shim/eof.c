@@ -154,9 +154,8 @@ static int silent_eof(struct tc_conn *c, SSL *ssl, int ret, int ex)
 
     tc_set_flags(c, TC_F_FAILED);
     tc_count(TC_COUNT_TRUNCATIONS);
-    tc_report(c, ssl, "truncation", policy == TC_EOF_CLEAN ? TC_LEVEL_INFO : TC_LEVEL_WARN,
-              "policy", tc_eof_name(policy), c->fd,
-              "the peer ended the connection without close_notify");
+    tc_report_truncation(c, ssl, policy == TC_EOF_CLEAN ? TC_LEVEL_INFO : TC_LEVEL_WARN,
+                         tc_eof_name(policy));
     switch (policy) {
     case TC_EOF_WARN:
         return ret;

@@ -150,7 +150,7 @@ static void *ossl_symbol(void *handle, const char *name, int required, struct mi
     (tc_ossl.name = (__typeof__(tc_ossl.name))ossl_symbol((h), #name, (required), &missing))
 
 static pthread_mutex_t bind_lock = PTHREAD_MUTEX_INITIALIZER;
-static int ossl_state; /* 0: not tried, 1: bound, -1: no usable OpenSSL */
+int tc_ossl_state; /* 0: not tried, 1: bound, -1: no usable OpenSSL */
 
 static int bind_all(void *h)
 {
@@ -228,22 +228,18 @@ static int bind_all(void *h)
     return 1;
 }
 
-int tc_bind_openssl(void)
+int tc_bind_openssl_slow(void)
 {
-    /* Acquire: pairs with the release store below, so a caller that sees a
-     * final state also sees the whole table. */
-    int state = __atomic_load_n(&ossl_state, __ATOMIC_ACQUIRE);
-    if (state)
-        return state > 0;
+    int state;
     pthread_mutex_lock(&bind_lock);
-    if (!ossl_state) {
+    if (!tc_ossl_state) {
         void *h = find_libssl();
         /* No libssl in the process: a wrapper was reached through some other
          * path (e.g. dlsym(RTLD_DEFAULT)); try again at the next call. */
         if (h)
-            __atomic_store_n(&ossl_state, bind_all(h) ? 1 : -1, __ATOMIC_RELEASE);
+            __atomic_store_n(&tc_ossl_state, bind_all(h) ? 1 : -1, __ATOMIC_RELEASE);
     }
-    state = ossl_state;
+    state = tc_ossl_state;
     pthread_mutex_unlock(&bind_lock);
     return state > 0;
 }

@@ -95,7 +95,17 @@ void tc_bind_libc(void);
 
 /* Bind OpenSSL once; returns 1 when the functions the shim needs to act are
  * there, 0 otherwise (wrappers then pass calls through untouched). */
-int tc_bind_openssl(void);
+int tc_bind_openssl_slow(void);
+extern int tc_ossl_state;
+
+static inline int tc_bind_openssl(void)
+{
+    /* Acquire: pairs with the release store of the binder, so a caller that
+     * sees a final state also sees the whole table. Inline: every wrapper
+     * call passes here. */
+    int state = __atomic_load_n(&tc_ossl_state, __ATOMIC_ACQUIRE);
+    return state ? state > 0 : tc_bind_openssl_slow();
+}
 
 /* 1 when the bound OpenSSL is 3.x; valid after tc_bind_openssl() returned 1. */
 extern int tc_ossl_v3;

@@ -5,7 +5,6 @@
 #include <netinet/in.h>
 #include <errno.h>
 #include <stdio.h>
-#include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
@@ -71,15 +70,14 @@ static int tcp_socket_at_eof(void)
     return found;
 }
 
-void tc_report(struct tc_conn *c, SSL *ssl, const char *name, enum tc_level level,
-               const char *key, const char *value, int fd, const char *detail)
+/* peer_fd: the descriptor whose peer the event names (usually fd). */
+static void report(struct tc_conn *c, SSL *ssl, const char *name, enum tc_level level,
+                   const char *key, const char *value, int fd, int peer_fd,
+                   const char *detail)
 {
-    if (!tc_log_enabled(level))
-        return;
     char peer[INET6_ADDRSTRLEN + 16];
     int errno_saved = errno;
-    peer_name(fd >= 0 || strcmp(name, "truncation") != 0 ? fd : tcp_socket_at_eof(), peer,
-              sizeof peer);
+    peer_name(peer_fd, peer, sizeof peer);
     errno = errno_saved;
     struct tc_event ev = {
         .name = name, .level = level, .fd = fd, .peer = peer[0] ? peer : NULL,
@@ -88,6 +86,21 @@ void tc_report(struct tc_conn *c, SSL *ssl, const char *name, enum tc_level leve
         .key = key, .value = value, .detail = detail,
     };
     tc_log_event(&ev);
+}
+
+void tc_report(struct tc_conn *c, SSL *ssl, const char *name, enum tc_level level,
+               const char *key, const char *value, int fd, const char *detail)
+{
+    if (tc_log_enabled(level))
+        report(c, ssl, name, level, key, value, fd, fd, detail);
+}
+
+void tc_report_truncation(struct tc_conn *c, SSL *ssl, enum tc_level level, const char *policy)
+{
+    if (tc_log_enabled(level))
+        report(c, ssl, "truncation", level, "policy", policy, c->fd,
+               c->fd >= 0 ? c->fd : tcp_socket_at_eof(),
+               "the peer ended the connection without close_notify");
 }
 
 void tc_report_summary(void)

@@ -11,6 +11,10 @@
 void tc_report(struct tc_conn *c, SSL *ssl, const char *name, enum tc_level level,
                const char *key, const char *value, int fd, const char *detail);
 
+/* The truncation event: a connection whose socket is unknown (custom BIO)
+ * still names its peer when that can be told (report.c). */
+void tc_report_truncation(struct tc_conn *c, SSL *ssl, enum tc_level level, const char *policy);
+
 enum tc_count {
     TC_COUNT_CONNECTIONS,
     TC_COUNT_SENT,
