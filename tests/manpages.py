@@ -142,11 +142,20 @@ def lint(tap, page):
         tap.result(r.returncode == 0 and not r.stderr.strip(),
                    f"{name}: groff {' '.join(args)} is clean", [r.stderr])
     text, sections = render(page)
-    th = re.search(r"^\.TH\s+(\S+)\s+(\S+)", open(page, encoding="utf-8").read(), re.M)
+    with open(page, encoding="utf-8") as f:
+        source = f.read()
+    th = re.search(r"^\.TH\s+(\S+)\s+(\S+)", source, re.M)
     stem, sect = os.path.splitext(name)
     tap.result(th is not None and th.group(1).lower() == stem.lower() and th.group(2) == sect[1:],
                f"{name}: .TH names the page and its section",
                [f".TH {th.group(1)} {th.group(2)}" if th else "no .TH"])
+    # A page of this package names the package's version (configure.ac).
+    tail = re.search(r'^\.TH\s+\S+\s+\S+\s+"[^"]*"\s+"tlsclose ([^"]+)"', source, re.M)
+    version = re.search(r"AC_INIT\(\[[^]]*\],\s*\[([^]]+)\]", read("configure.ac"))
+    if tail and version:
+        tap.result(tail.group(1) == version.group(1),
+                   f"{name}: .TH names the version of configure.ac ({version.group(1)})",
+                   [f".TH says tlsclose {tail.group(1)}"])
     wanted = ["NAME", "SYNOPSIS", "DESCRIPTION", "SEE ALSO"]
     absent = [s for s in wanted if s not in sections]
     tap.result(not absent, f"{name}: has the sections {', '.join(wanted)}",
