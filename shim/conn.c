@@ -401,8 +401,17 @@ void tc_conn_atfork_prepare(void)
     pthread_mutex_lock(&table_lock);
 }
 
+/* SPEC §4.1: a connection alive at fork() and not used since by a process is
+ * left alone by that process's close, SSL_free and exit, the parent included
+ * (it may have handed the connection to the child). The child needs nothing
+ * here: its pid differs from every owner. A connection a thread of the
+ * parent is using right now stays the parent's: its I/O goes on after the
+ * fork. The walk is O(live connections), under the lock prepare took. */
 void tc_conn_atfork_parent(void)
 {
+    for (struct tc_conn *c = live_list; c; c = c->next)
+        if (TC_LOAD(c->active) == 0)
+            TC_STORE(c->owner, (pid_t)0);
     pthread_mutex_unlock(&table_lock);
 }
 

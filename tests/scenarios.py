@@ -80,6 +80,8 @@ SCENARIOS = [
     ("fclose of an fdopen'ed socket", "fclose", {}, NOT_CN, CN, sent("close")),
     ("fork: the child closes its copy, the parent's session goes on",
      "fork_child_close", {"app_in_after": 5}, NOT_CN, CN, sent("close")),
+    ("fork: a connection handed to the child is the child's to close",
+     "fork_handoff", {"app_in_after": 6}, NOT_CN, CN, sent("close")),
     ("fd reuse: a plain socket on the same number gets no TLS byte", "fd_reuse",
      {"stdout": "plain_bytes=0"}, NOT_CN, CN, sent("close")),
     ("fd closed behind the shim's back, then reused", "fd_reuse_raw",
