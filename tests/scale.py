@@ -250,7 +250,8 @@ class Runner(Suite):
         print(f"# {what}: {res['seconds']:.1f}s in all; opening {fig.get('open_s')}s, "
               f"closing {fig.get('close_s')}s; {fig.get('tls')}; "
               f"RLIMIT_NOFILE {fig.get('fd_limit')}")
-        print(f"# {what}: {Runner.describe(res['verdicts'])}; peer {res['summary']}")
+        print(f"# {what}: {Runner.describe(res['verdicts'])}; peer {res['summary']}; "
+              f"{fig.get('resumed')} sessions resumed")
 
     # --- 1. under the library -------------------------------------------
 
@@ -314,6 +315,12 @@ class Runner(Suite):
             tap.result(False, f"{what}: figures from both runs", ["a client run failed"])
             return
         n = self.n
+        if fs.get("resumed") != fb.get("resumed"):
+            # Full handshakes keep the peer's certificate per connection:
+            # the two runs would not compare like with like.
+            tap.result(False, f"{what}: both runs resumed the same number of sessions",
+                       [f"resumed: shim {fs.get('resumed')}, bare {fb.get('resumed')}"])
+            return
         heap_s = fs["heap_open"] - fs["heap_before"]
         heap_b = fb["heap_open"] - fb["heap_before"]
         rss_s = (fs["rss_open_kb"] - fs["rss_before_kb"]) * 1024

@@ -33,6 +33,7 @@
  *   open_s, close_s   wall-clock seconds of the two phases
  *   batch_cpu_ns      CPU time (this thread, user + system) each batch of
  *                     close() + SSL_free() took, first batch first
+ *   resumed           how many of the N resumed the first one's session
  *   batch_size, connections, tls, fd_limit
  *
  * The heap figures are exact and deterministic, so the test compares them
@@ -256,6 +257,7 @@ int main(int argc, char **argv)
     SSL_SESSION *resume;
     SSL *first_ssl;
     int first_fd;
+    int resumed = 0;
     SSL **ssls;
     int *fds;
 
@@ -292,8 +294,10 @@ int main(int argc, char **argv)
     heap_before = heap_in_use(&heap_source);
     rss_before = rss_kb();
     t0 = clock_ns(CLOCK_MONOTONIC);
-    for (int i = 0; i < n_connections; i++)
+    for (int i = 0; i < n_connections; i++) {
         ssls[i] = open_connection(ctx, resume, i + 1, &fds[i]);
+        resumed += SSL_session_reused(ssls[i]) == 1;
+    }
     t1 = clock_ns(CLOCK_MONOTONIC);
     heap_open = heap_in_use(&heap_source);
     rss_open = rss_kb();
@@ -321,10 +325,10 @@ int main(int argc, char **argv)
     printf("{\"connections\":%d,\"tls\":\"%s\",\"fd_limit\":%ld,\"open_s\":%.3f,"
            "\"close_s\":%.3f,\"heap_source\":\"%s\",\"heap_before\":%zu,\"heap_open\":%zu,"
            "\"heap_closed\":%zu,\"rss_before_kb\":%ld,\"rss_open_kb\":%ld,"
-           "\"rss_closed_kb\":%ld,\"batch_size\":%d,\"batch_cpu_ns\":[",
+           "\"rss_closed_kb\":%ld,\"resumed\":%d,\"batch_size\":%d,\"batch_cpu_ns\":[",
            n_connections, tls, fd_limit, (double)(t1 - t0) / 1e9, (double)(t2 - t1) / 1e9,
            heap_source, heap_before, heap_open, heap_closed, rss_before, rss_open, rss_closed,
-           batch_size);
+           resumed, batch_size);
     for (int b = 0; b < n_batches; b++)
         printf("%s%lld", b ? "," : "", (long long)batch_ns[b]);
     printf("]}\n");
