@@ -88,10 +88,10 @@ LEFT_BOUND_PER_CONN = 16
 # first pair cost up to (9500+8500)/(1500+500) = 9 times the last: with a
 # search of the live list injected into tc_fd_take(), the CPU ms per batch
 # were 524, 530, 512, 377, 307, 271, 243, 168, 105, 52 (ratio 6.7; 5.4 in
-# another run), against 28 ms for every batch without it. The
-# bound is wide, for CPU-time noise on a shared machine (single batches
-# vary by up to 1.8x). It is CPU time of the closing thread, not wall-clock
-# time, so waiting for others does not count; no absolute time is asserted.
+# another run), against 28 ms for every batch without it. The bound is
+# wide, for CPU-time noise on a shared machine (single batches vary by up to
+# 1.8x). It is CPU time of the closing thread, not wall-clock time, so
+# waiting for others does not count; no absolute time is asserted.
 CLOSE_RATIO_BOUND = 3.0
 
 
