@@ -1,0 +1,414 @@
+#!/usr/bin/env python3
+"""Scale test of tlsclose (issue "Scale", item 2), printed as TAP.
+
+The client tests/scale/many.c opens N TLS connections (10,000) to one peer
+and keeps them all live at once, then ends them, in 10 batches, each with
+close() (then SSL_free()): the trigger the library must act on. One more
+connection, opened before them and ended the same way after them, lets
+OpenSSL and the library set up what they set up once before anything is
+measured. The peer
+tests/scale/mux_peer.c serves all N from one process (epoll, non-blocking
+handshakes) and reports how each connection ended. The same client runs
+bare and under the library, side by side:
+
+1. Under the library: the client exits 0 with its figures; the peer saw all
+   N connections live at once, then exactly one close_notify per
+   connection (N + 1 with the first), alone (the only alert, no byte after it, after the request)
+   and followed by a FIN; the library logged no warn-level event.
+2. Bare: the same N connections end with a bare FIN, no close_notify (so
+   the test above can fail).
+3. Memory: the heap the client has in use with all N open, under the library
+   minus bare, per connection, below a structural bound (see
+   HEAP_BOUND_PER_CONN); once all are ended, the library's records are gone
+   with them. RSS is compared the same way, with a looser bound.
+4. Closing them all is linear: the CPU time of the first two batches
+   (table at 10,000 to 8,000) against the last two (2,000 to 0) (see
+   CLOSE_RATIO_BOUND).
+
+The figures (seconds, heap and RSS bare and shimmed, bytes per connection,
+the cost of each batch) are printed as TAP diagnostics.
+
+usage: scale.py --program=PATH --peer=PATH [--connections=10000] [--batches=10]
+Environment: TC_BUILDDIR, TLSCLOSE_PRELOAD or TLSCLOSE_LIBRARY (from make check).
+"""
+
+import argparse
+import collections
+import json
+import os
+import resource
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Suite, TIMEOUT, Tap, clean_env, read_line  # noqa: E402
+
+# Hang guard for one run of the client (N handshakes, then N closes), not a
+# performance bar: about 15 s here for 10,000 connections (25 s in an ASan
+# build); an ASan build can be 3-5 times slower, a loaded CI machine slower
+# still.
+RUN_TIMEOUT = 600
+# Descriptors each process needs beyond one per connection (stdio, the
+# listening socket, epoll, the library's log file).
+SPARE_FDS = 64
+
+# The library's heap per tracked connection, from shim/conn.c: the record
+# (struct tc_conn, 96 bytes), the OpenSSL ex_data stack that holds the
+# pointer to it when the program stores no ex_data of its own (an
+# OPENSSL_STACK, 32 bytes, and its first array of 4 pointers, 32 bytes), and
+# one 8-byte slot of the descriptor table per descriptor, allocated in
+# chunks of 1024 slots and kept. Measured: 160 + 7.4 bytes requested (the
+# sanitizer allocator's count), 210 + 7.4 bytes of glibc chunks (112 + 48 +
+# 48 with their headers, and 2 bytes of OpenSSL's own that vary between
+# runs). The bound leaves room for another allocator or OpenSSL version and
+# fails for anything like a buffer per connection.
+HEAP_BOUND_PER_CONN = 1024
+# RSS follows pages, not allocations: where the allocator places the many
+# short-lived handshake buffers decides which pages get touched, and that
+# moves the client's RSS by several KiB per connection. With glibc's
+# per-thread cache on, the run under the library even has the smaller RSS,
+# by 6 KiB per connection, run after run; a stand-in preload that only
+# callocs 96 + 32 + 32 bytes per connection moves it the same way (284 ->
+# 219 MiB for 10,000). So only a sanity bound, above bare: it fails for
+# anything like a page or a record buffer per connection.
+RSS_BOUND_PER_CONN = 4096
+# Once every connection has been ended and its SSL object freed, only the
+# descriptor table's chunks may stay (never freed, see shim/conn.c: 8 bytes
+# per slot, 7.4 bytes per connection here); a record that outlived its
+# connection would leave at least its 96 bytes.
+LEFT_BOUND_PER_CONN = 16
+
+# Closing: while the first two batches run, the table holds 10,000 down to
+# 8,000 connections; during the last two, 2,000 down to 0. Unregistering a
+# connection is O(1) (an array slot and a doubly linked list, shim/conn.c),
+# so the two pairs cost the same up to noise. A cost per close that grows
+# with the table (a search of it: closing all would be quadratic) makes the
+# first pair cost up to (9500+8500)/(1500+500) = 9 times the last: with a
+# search of the live list injected into tc_fd_take(), the CPU ms per batch
+# were 524, 530, 512, 377, 307, 271, 243, 168, 105, 52 (ratio 6.7; 5.4 in
+# another run), against 28 ms for every batch without it. The bound is
+# wide, for CPU-time noise on a shared machine (single batches vary by up to
+# 1.8x). It is CPU time of the closing thread, not wall-clock time, so
+# waiting for others does not count; no absolute time is asserted.
+CLOSE_RATIO_BOUND = 3.0
+
+
+class PeerReader(threading.Thread):
+    """Collects the peer's lines as they come, so that the peer never blocks
+    on a full pipe."""
+
+    def __init__(self, proc):
+        super().__init__(daemon=True)
+        self.proc = proc
+        self.verdicts = []
+        self.summary = None
+        self.bad = []
+
+    def run(self):
+        for line in self.proc.stdout:
+            try:
+                d = json.loads(line)
+            except ValueError:
+                self.bad.append(line)
+                continue
+            if "summary" in d:
+                self.summary = d["summary"]
+            else:
+                self.verdicts.append(d)
+
+
+class Runner(Suite):
+    def __init__(self, args):
+        super().__init__(args, "scale")
+        self.n = args.connections
+        self.total = self.n + 1  # with the client's first connection
+
+    def run(self, name, shim):
+        """Runs the peer and the client once. Returns a dict: the client's
+        process and figures, the peer's verdicts, summary, exit status and
+        stderr, the library's log events, the time taken, setup problems."""
+        log = os.path.join(self.tmp, f"{name}.log")
+        peer_err = os.path.join(self.tmp, f"{name}.peer-stderr")
+        env = clean_env()
+        # glibc's per-thread cache keeps up to 7 freed chunks of each small
+        # size, which mallinfo2() counts as in use: up to some 200 KiB that
+        # depend on the last sizes freed. Without it the client's heap
+        # figures are exact. (The sanitizer allocator ignores this.)
+        env["GLIBC_TUNABLES"] = ":".join(
+            t for t in (env.get("GLIBC_TUNABLES"), "glibc.malloc.tcache_count=0") if t)
+        if shim:
+            env.update(LD_PRELOAD=self.lib, TLSCLOSE_LOG=log, TLSCLOSE_LOG_LEVEL="warn",
+                       TLSCLOSE_LOG_FORMAT="json")
+        peer_cmd = [self.args.peer, f"--count={self.total}", f"--cert={self.cert}",
+                    f"--key={self.key}", f"--timeout={RUN_TIMEOUT * 1000}"]
+        res = {"problems": [], "proc": None, "figures": None}
+        start = time.monotonic()
+        with open(peer_err, "w") as err:
+            peer = subprocess.Popen(peer_cmd, stdout=subprocess.PIPE, stderr=err, text=True,
+                                    env=clean_env())
+        reader = PeerReader(peer)
+        try:
+            port = read_line(peer, "peer")["port"]
+            reader.start()
+            cmd = [self.args.program, f"--port={port}", f"--connections={self.n}",
+                   f"--batches={self.args.batches}"]
+            try:
+                res["proc"] = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                                             timeout=RUN_TIMEOUT)
+            except subprocess.TimeoutExpired as e:
+                res["problems"].append(f"the client hung: killed after {RUN_TIMEOUT}s "
+                                       f"(stdout {e.stdout!r}, stderr {e.stderr!r})")
+            # The client's exit ended every connection it had left: the
+            # peer then reports them all and exits.
+            reader.join(TIMEOUT)
+            if reader.is_alive():
+                res["problems"].append(f"the peer did not finish within {TIMEOUT}s after "
+                                       f"the client: {len(reader.verdicts)} verdicts")
+        except (RuntimeError, ValueError, KeyError) as e:
+            res["problems"].append(f"setup: {e}")
+        finally:
+            if peer.poll() is None:
+                peer.kill()
+            peer.wait()
+            reader.join(5)
+        res["seconds"] = time.monotonic() - start
+        res["verdicts"], res["summary"], res["bad"] = reader.verdicts, reader.summary, reader.bad
+        res["peer_status"] = peer.returncode
+        with open(peer_err) as f:
+            res["peer_stderr"] = f.read()
+        res["events"] = []
+        if os.path.exists(log):
+            with open(log) as f:
+                res["events"] = [json.loads(line) for line in f if line.strip()]
+        proc = res["proc"]
+        if proc is not None and proc.stdout.strip():
+            try:
+                res["figures"] = json.loads(proc.stdout.strip().splitlines()[-1])
+            except ValueError:
+                pass
+        return res
+
+    def client_ok(self, res):
+        """Problems with the client's own result."""
+        proc, fig = res["proc"], res["figures"]
+        problems = list(res["problems"])
+        if proc is None:
+            return problems
+        if proc.returncode != 0:
+            problems.append(f"exit status {proc.returncode}")
+        if fig is None:
+            problems.append(f"no figures line: {proc.stdout!r}")
+        elif fig.get("connections") != self.n or \
+                len(fig.get("batch_cpu_ns", [])) != self.args.batches:
+            problems.append(f"figures for another run: {fig}")
+        if proc.stderr.strip():
+            problems.append(f"stderr: {proc.stderr.strip()[:2000]}")
+        return problems
+
+    def peer_ok(self, res):
+        """Problems with the peer's report: one verdict per connection, all
+        N connections live at once."""
+        problems = []
+        verdicts = res["verdicts"]
+        conns = collections.Counter(v.get("conn") for v in verdicts)
+        if len(verdicts) != self.total:
+            problems.append(f"{len(verdicts)} verdicts, expected {self.total}")
+        dup = sorted(c for c, k in conns.items() if k > 1)
+        missing = sorted(set(range(1, self.total + 1)) - set(conns))
+        if dup:
+            problems.append(f"connections reported twice: {dup[:20]}")
+        if missing:
+            problems.append(f"connections without a verdict: {missing[:20]}"
+                            f"{' ...' if len(missing) > 20 else ''}")
+        summary = res["summary"] or {}
+        if summary.get("max_open") != self.total:
+            problems.append(f"not all connections were live at once: the peer saw at most "
+                            f"{summary.get('max_open')} of {self.total} "
+                            f"(summary {res['summary']})")
+        if res["bad"]:
+            problems.append(f"{len(res['bad'])} corrupted (non-JSON) lines: {res['bad'][:3]}")
+        if res["peer_status"] != 0:
+            problems.append(f"peer exit status {res['peer_status']}")
+        if res["peer_stderr"].strip():
+            problems.append(f"peer stderr: {res['peer_stderr'].strip()[:2000]}")
+        return problems
+
+    @staticmethod
+    def describe(verdicts):
+        kinds = collections.Counter(v.get("verdict") for v in verdicts)
+        after = collections.Counter(v.get("after") for v in verdicts
+                                    if v.get("verdict") == "close_notify")
+        extra = sum(1 for v in verdicts if v.get("extra", 0) > 0)
+        tls = collections.Counter(v.get("tls") for v in verdicts)
+        return (f"verdicts {dict(kinds)}, after close_notify {dict(after)}, "
+                f"extra>0 {extra}, tls {dict(tls)}")
+
+    @staticmethod
+    def print_run(what, res):
+        fig = res["figures"] or {}
+        print(f"# {what}: {res['seconds']:.1f}s in all; opening {fig.get('open_s')}s, "
+              f"closing {fig.get('close_s')}s; {fig.get('tls')}; "
+              f"RLIMIT_NOFILE {fig.get('fd_limit')}")
+        print(f"# {what}: {Runner.describe(res['verdicts'])}; peer {res['summary']}; "
+              f"{fig.get('resumed')} sessions resumed")
+
+    # --- 1. under the library -------------------------------------------
+
+    def shim(self, tap, res):
+        what = f"shim, {self.n} connections"
+        self.print_run(what, res)
+        tap.result(not self.client_ok(res), f"{what}: the client exits 0 with its figures",
+                   self.client_ok(res))
+        tap.result(not self.peer_ok(res), f"{what}: all live at once, exactly one verdict "
+                   "per connection", self.peer_ok(res))
+
+        verdicts = res["verdicts"]
+        lost = [v for v in verdicts if v.get("verdict") != "close_notify"]
+        doubled = [v for v in verdicts if v.get("extra", 0) > 0 or
+                   v.get("alerts") != ["warning:close notify"]]
+        unclean = [v for v in verdicts if v.get("verdict") == "close_notify" and
+                   (v.get("after") != "fin" or v.get("app_in") != len("hello\n"))]
+        problems = []
+        if lost:
+            problems.append(f"{len(lost)} connections without close_notify (lost), first: "
+                            f"{[json.dumps(v) for v in lost[:5]]}")
+        if doubled:
+            problems.append(f"{len(doubled)} connections with another alert or bytes after "
+                            f"close_notify (doubled?), first: "
+                            f"{[json.dumps(v) for v in doubled[:5]]}")
+        if unclean:
+            problems.append(f"{len(unclean)} close_notify not after the request or not "
+                            f"followed by a FIN, first: {[json.dumps(v) for v in unclean[:5]]}")
+        if len(verdicts) != self.total:
+            problems.append(f"{len(verdicts)} verdicts for {self.total} connections")
+        tap.result(not problems, f"{what}: exactly {self.total} close_notify, each alone and "
+                   "followed by a FIN (none lost, none doubled)",
+                   problems + [self.describe(verdicts)])
+
+        warn = [e for e in res["events"] if e.get("level") in ("warn", "error")]
+        kinds = collections.Counter((e.get("event"), e.get("reason")) for e in warn)
+        tap.result(not warn, f"{what}: no warn-level event in the library's log",
+                   [f"{len(warn)} events: {dict(kinds)}"] + [json.dumps(e) for e in warn[:10]])
+
+    # --- 2. bare ----------------------------------------------------------
+
+    def bare(self, tap, res):
+        what = f"bare, {self.n} connections"
+        self.print_run(what, res)
+        problems = self.client_ok(res) + self.peer_ok(res)
+        tap.result(not problems, f"{what}: the client exits 0, all live at once, one verdict "
+                   "per connection", problems)
+        notified = [v for v in res["verdicts"] if v.get("verdict") != "eof"]
+        tap.result(not notified and len(res["verdicts"]) == self.total,
+                   f"{what}: every connection ends with a bare FIN, no close_notify "
+                   "(the program sends none)",
+                   [f"{len(notified)} other verdicts, first: "
+                    f"{[json.dumps(v) for v in notified[:5]]}", self.describe(res["verdicts"])])
+
+    # --- 3. memory --------------------------------------------------------
+
+    def memory(self, tap, shim, bare):
+        what = f"memory, {self.n} connections"
+        fs, fb = shim["figures"], bare["figures"]
+        if not fs or not fb:
+            tap.result(False, f"{what}: figures from both runs", ["a client run failed"])
+            return
+        n = self.n
+        if fs.get("resumed") != fb.get("resumed"):
+            # Full handshakes keep the peer's certificate per connection:
+            # the two runs would not compare like with like.
+            tap.result(False, f"{what}: both runs resumed the same number of sessions",
+                       [f"resumed: shim {fs.get('resumed')}, bare {fb.get('resumed')}"])
+            return
+        heap_s = fs["heap_open"] - fs["heap_before"]
+        heap_b = fb["heap_open"] - fb["heap_before"]
+        rss_s = (fs["rss_open_kb"] - fs["rss_before_kb"]) * 1024
+        rss_b = (fb["rss_open_kb"] - fb["rss_before_kb"]) * 1024
+        left_s = fs["heap_closed"] - fs["heap_before"]
+        left_b = fb["heap_closed"] - fb["heap_before"]
+        per_conn = (heap_s - heap_b) / n
+        released = ((fs["heap_open"] - fs["heap_closed"]) -
+                    (fb["heap_open"] - fb["heap_closed"])) / n
+        rss_per_conn = (rss_s - rss_b) / n
+        left_per_conn = (left_s - left_b) / n
+        print(f"# {what} (heap: {fs['heap_source']}): bare {heap_b / n:.0f} B of heap per "
+              f"connection (OpenSSL's own), shim {heap_s / n:.0f} B: the library adds "
+              f"{per_conn:.1f} B per tracked connection ({heap_s - heap_b} B in all), "
+              f"{released:.1f} B of which went with the connections (the record and its "
+              "ex_data slot; the descriptor table stays)")
+        print(f"# {what}: RSS bare {rss_b // 1024} KiB ({rss_b / n:.0f} B per connection), "
+              f"shim {rss_s // 1024} KiB ({rss_s / n:.0f} B): {rss_per_conn:+.0f} B per "
+              "connection (page placement, see RSS_BOUND_PER_CONN)")
+        print(f"# {what}: heap still in use after all were ended and freed: bare {left_b} B, "
+              f"shim {left_s} B: {left_per_conn:+.1f} B per connection")
+        tap.result(0 <= per_conn < HEAP_BOUND_PER_CONN,
+                   f"{what}: the library's heap per tracked connection is a small fixed "
+                   f"record ({per_conn:.0f} B < {HEAP_BOUND_PER_CONN} B)",
+                   [f"{per_conn:.1f} B per connection: shim {heap_s} B, bare {heap_b} B"])
+        tap.result(rss_per_conn < RSS_BOUND_PER_CONN,
+                   f"{what}: RSS per connection under the library at most bare's + "
+                   f"{RSS_BOUND_PER_CONN} B ({rss_per_conn:+.0f} B)",
+                   [f"shim {rss_s} B, bare {rss_b} B"])
+        tap.result(left_per_conn < LEFT_BOUND_PER_CONN,
+                   f"{what}: the records go with the connections "
+                   f"({left_per_conn:.1f} B per connection left < {LEFT_BOUND_PER_CONN} B)",
+                   [f"left in use: shim {left_s} B, bare {left_b} B"])
+
+    # --- 4. closing is linear -------------------------------------------
+
+    def closing(self, tap, res, bare):
+        what = f"closing {self.n} connections"
+        fig = res["figures"]
+        if not fig or len(fig.get("batch_cpu_ns", [])) < 4:
+            tap.result(False, f"{what}: batch costs", ["no figures from the shim run"])
+            return
+        ns, size = fig["batch_cpu_ns"], fig["batch_size"]
+        costs = ", ".join(f"{t / 1e6:.1f}" for t in ns)
+        print(f"# {what} in {len(ns)} batches of {size} (close + SSL_free), CPU ms per "
+              f"batch, first to last: {costs}")
+        bare_ns = (bare["figures"] or {}).get("batch_cpu_ns") or [0]
+        print(f"# {what}: {sum(ns) / self.n / 1e3:.1f} us of CPU per connection on average, "
+              f"bare {sum(bare_ns) / self.n / 1e3:.1f} us")
+        first, last = (ns[0] + ns[1]) / 2, (ns[-2] + ns[-1]) / 2
+        ratio = first / last if last > 0 else float("inf")
+        tap.result(ratio < CLOSE_RATIO_BOUND,
+                   f"{what}: linear, not quadratic (first two batches / last two = "
+                   f"{ratio:.2f} < {CLOSE_RATIO_BOUND})",
+                   [f"CPU ms per batch: {costs}"])
+
+
+def fd_limit_problem(n):
+    """Why N connections cannot be opened here, or None."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < n + SPARE_FDS:
+        return f"RLIMIT_NOFILE hard limit {hard} < {n + SPARE_FDS} for {n} connections"
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--program", required=True, help="the built tests/scale/many.c")
+    ap.add_argument("--peer", required=True, help="the built tests/scale/mux_peer.c")
+    ap.add_argument("--connections", type=int, default=10000)
+    ap.add_argument("--batches", type=int, default=10)
+    args = ap.parse_args()
+    skip = fd_limit_problem(args.connections)
+    if skip:
+        print(f"1..0 # SKIP {skip}")
+        return 0
+    tap = Tap()
+    runner = Runner(args)
+    bare = runner.run("bare", False)
+    shim = runner.run("shim", True)
+    runner.shim(tap, shim)
+    runner.bare(tap, bare)
+    runner.memory(tap, shim, bare)
+    runner.closing(tap, shim, bare)
+    runner.finish(tap)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
