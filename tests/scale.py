@@ -380,10 +380,19 @@ class Runner(Suite):
 
 
 def fd_limit_problem(n):
-    """Why N connections cannot be opened here, or None."""
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and hard < n + SPARE_FDS:
-        return f"RLIMIT_NOFILE hard limit {hard} < {n + SPARE_FDS} for {n} connections"
+    """Why N connections cannot be opened here, or None. A hard limit that
+    is too low is raised when the process may (CAP_SYS_RESOURCE): the programs
+    inherit it."""
+    need = n + SPARE_FDS
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < need:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, need))
+        except (ValueError, OSError):
+            pass
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < need:
+        return f"RLIMIT_NOFILE hard limit {hard} < {need} for {n} connections, and it cannot be raised here"
     return None
 
 
