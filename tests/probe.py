@@ -77,11 +77,20 @@ def cases(tls):
     fatal_cn = dict(CLEAN_CN, alert_level="fatal",
                     result="clean" if fatal_ok else "unclean")
     data_cn = dict(CLEAN_CN, after_bytes=">0", after_records=1, result="unclean")
+    # --mode=close: the peer ends TCP only after the probe's answer.
+    answered = {"answered": True, "waited_for_answer": True}
     return [
         Case("clean close, answer to ours", "close,reply",
-             dict(CLEAN_CN, answered=True, app_in=6, request_bytes=6),
+             dict(CLEAN_CN, app_in=6, request_bytes=6, **answered),
              dict(CLEAN_CN, app_in=0), 0,
              [PEER_ANSWERED, dict(PEER_PROBE_FIRST, replied=True)]),
+        # The peer's FIN follows its close_notify after 1 ms, usually before
+        # the probe answers; which comes first is not asserted (timing).
+        Case("clean close, FIN right after close_notify", "close,reply",
+             dict(CLEAN_CN, answered=True), dict(CLEAN_CN), 0,
+             [{"verdict": "close_notify", "alerts": ["warning:close notify"]},
+              PEER_PROBE_FIRST],
+             peer_args=["--reply-wait=1"]),
         Case("truncation (FIN without close_notify)", "truncate,reply",
              {"end": "eof", "alert": None, "after": None, "answered": None,
               "result": "unclean", "app_in": 6},
@@ -89,13 +98,14 @@ def cases(tls):
              # nothing from the probe after the truncation: no alert
              [{"verdict": "eof", "alerts": [], "extra": 0}, PEER_PROBE_FIRST]),
         Case("close_notify at fatal level", "close,reply",
-             dict(fatal_cn, answered=fatal_ok), dict(fatal_cn), 0 if fatal_ok else 1,
+             dict(fatal_cn, answered=fatal_ok, waited_for_answer=True if fatal_ok else None),
+             dict(fatal_cn), 0 if fatal_ok else 1,
              # TLS 1.2: OpenSSL cannot answer a fatal close_notify; FIN only
              [PEER_ANSWERED if fatal_ok else {"verdict": "eof", "alerts": []},
               PEER_PROBE_FIRST],
              peer_args=["--alert-level=fatal"]),
         Case("data after close_notify", "close,reply",
-             dict(data_cn, answered=True), dict(data_cn), 1,
+             dict(data_cn, **answered), dict(data_cn), 1,
              [PEER_ANSWERED, PEER_PROBE_FIRST],
              peer_args=[f"--data-after-close={DATA_AFTER}"]),
         Case("reset, reset in answer to ours", "reset,abort",
@@ -103,11 +113,11 @@ def cases(tls):
              {"end": "reset", "after": None, "result": "unclean"}, 1,
              [{"verdict": "reset_sent"}, PEER_PROBE_FIRST]),
         Case("no answer to ours: FIN", "close,hangup",
-             dict(CLEAN_CN, answered=True),
+             dict(CLEAN_CN, **answered),
              {"end": "eof", "after": None, "result": "unclean"}, 1,
              [PEER_ANSWERED, dict(PEER_PROBE_FIRST, after=None)]),
         Case("no answer to ours: left open", "close,normal",
-             dict(CLEAN_CN, answered=True),
+             dict(CLEAN_CN, **answered),
              {"end": "timeout", "after": None, "result": "unclean"}, 1,
              [PEER_ANSWERED, PEER_PROBE_FIRST], timeout=SHORT_TIMEOUT_MS),
         Case("server keeps the first connection open", "reply,reply",
@@ -118,7 +128,7 @@ def cases(tls):
               dict(PEER_PROBE_FIRST, replied=True)],
              timeout=SHORT_TIMEOUT_MS),
         Case("HTTP request (--http), clean", "close,reply",
-             dict(CLEAN_CN, answered=True), dict(CLEAN_CN), 0,
+             dict(CLEAN_CN, **answered), dict(CLEAN_CN), 0,
              [PEER_ANSWERED, PEER_PROBE_FIRST], peer_args=["--http"],
              probe_args=["--http=/index.html"]),
     ]
@@ -182,6 +192,8 @@ def table_problems(rows, want, end_label):
             problems.append(f"'after it' row {after!r}, expected no data, then FIN")
     elif not re.match(r"\d+ bytes in 1 record, then FIN after ", after or ""):
         problems.append(f"'after it' row {after!r}, expected bytes in 1 record, then FIN")
+    if want.get("waited_for_answer") and not (after or "").endswith(" (after our answer)"):
+        problems.append(f"'after it' row {after!r}, expected the FIN after our answer")
     if "answered" in want:
         answer = one("our answer")
         expect = ("close_notify" if want["answered"] else "none: ") \

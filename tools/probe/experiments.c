@@ -1,12 +1,13 @@
 /* experiments.c: the probe's two connections.
  *
  * The probe behaves as a correct client would, so that what it reports is
- * the server's doing: it answers the server's close_notify at once (RFC 5246
- * §7.2.1) and then ends its own side with a FIN, so that a server that
- * waits for the client before closing TCP is not reported as hanging; it
- * sends nothing after a truncation or a reset (SSL_OP_IGNORE_UNEXPECTED_EOF,
- * no alert); and when the server keeps the first connection open it ends it
- * with close_notify.
+ * the server's doing: it answers the server's close_notify (RFC 5246
+ * §7.2.1), after watching briefly whether the server ends TCP on its own,
+ * and then ends its own side with a FIN, so that a server that waits for the
+ * client before closing TCP is not reported as hanging; it sends nothing
+ * after a truncation or a reset (SSL_OP_IGNORE_UNEXPECTED_EOF, no alert);
+ * and when the server keeps the first connection open it ends it with
+ * close_notify.
  */
 
 #include "config.h"
@@ -20,34 +21,77 @@
 #include "net.h"
 #include "tls.h"
 
-/* After the server's close_notify (at `at_ms`): our answer, our FIN, then
- * what the raw socket delivers. */
-static void after_close_notify(struct tls_conn *c, const struct probe_options *o, bool answer,
-                               int64_t at_ms, struct closing *cl)
+/* How long the probe watches the socket after the server's close_notify
+ * before it answers (see server_close_notify()). Servers that do not wait
+ * for the answer send their FIN right behind the alert. */
+#define ANSWER_GRACE_MS 200
+
+/* Sends our answer to the server's close_notify; false (with a note) when
+ * it cannot go out. */
+static bool answer(struct tls_conn *c, const struct probe_options *o, struct closing *cl)
 {
-    uint64_t buffered = tls_buffered(c);
     struct deadline d = deadline_in(o->timeout_ms);
     struct tls_failure f;
-    bool reset_consumed = false;
 
-    if (answer && cl->alert_level == SSL3_AL_FATAL && SSL_version(c->ssl) < TLS1_3_VERSION) {
+    if (cl->alert_level == SSL3_AL_FATAL && SSL_version(c->ssl) < TLS1_3_VERSION) {
         snprintf(cl->answer_note, sizeof cl->answer_note,
                  "OpenSSL takes a fatal-level close_notify for a fatal error in TLS 1.2 "
                  "and cannot answer it");
-    } else if (answer && tls_send_close_notify(c, &d, &f)) {
-        cl->answered = true;
-    } else if (answer) {
-        snprintf(cl->answer_note, sizeof cl->answer_note, "failed: %s",
-                 f.timed_out ? "not written in time" : f.sys_errno ? strerror(f.sys_errno)
-                                                                    : "TLS error");
-        /* Linux reports a received RST once, to this write; the reads that
-         * follow would see a plain end of file. */
-        reset_consumed = f.sys_errno == ECONNRESET;
+        return false;
     }
-    (void)shutdown(c->fd, SHUT_WR);
-    observe_tail(c->fd, buffered, at_ms, &d, &cl->tail);
-    if (reset_consumed && cl->tail.end == TAIL_FIN)
+    if (cl->tail.end == TAIL_RESET) {
+        snprintf(cl->answer_note, sizeof cl->answer_note, "the connection was reset");
+        return false;
+    }
+    if (tls_send_close_notify(c, &d, &f))
+        return true;
+    snprintf(cl->answer_note, sizeof cl->answer_note, "failed: %s",
+             f.timed_out ? "not written in time"
+             : f.sys_errno ? strerror(f.sys_errno) : "TLS error");
+    /* Linux reports a received RST once, to this write; the reads that
+     * follow would see a plain end of file. */
+    if (f.sys_errno == ECONNRESET && cl->tail.end == TAIL_TIMEOUT)
         cl->tail.end = TAIL_RESET;
+    return false;
+}
+
+/* After the server's close_notify (at `at_ms`) on the first connection.
+ * First the probe only watches, for a short while, whether the server ends
+ * TCP on its own: answering at once would race the server's close(), and a
+ * server that closes with our answer unread resets the connection because
+ * of the probe. Then it answers (RFC 5246 §7.2.1; also when the server is
+ * gone, for one that only half-closed) and ends its side with a FIN, and a
+ * server that waited for the answer gets the rest of the timeout to end. */
+static void server_close_notify(struct tls_conn *c, const struct probe_options *o,
+                                int64_t at_ms, struct closing *cl)
+{
+    struct deadline grace = deadline_in(o->timeout_ms < ANSWER_GRACE_MS ? o->timeout_ms
+                                                                        : ANSWER_GRACE_MS);
+    struct deadline d;
+    struct record_counter rc = { 0 };
+
+    cl->tail.bytes = tls_buffered(c);
+    observe_tail(c->fd, at_ms, &grace, &cl->tail, &rc);
+    cl->answered = answer(c, o, cl);
+    (void)shutdown(c->fd, SHUT_WR);
+    if (cl->tail.end != TAIL_TIMEOUT)
+        return;
+    cl->waited = true;
+    d = deadline_in(o->timeout_ms);
+    observe_tail(c->fd, at_ms, &d, &cl->tail, &rc);
+}
+
+/* After the server's answer on the second connection: our FIN, then what
+ * the raw socket delivers. */
+static void answer_close_notify(struct tls_conn *c, const struct probe_options *o,
+                                int64_t at_ms, struct closing *cl)
+{
+    struct deadline d = deadline_in(o->timeout_ms);
+    struct record_counter rc = { 0 };
+
+    cl->tail.bytes = tls_buffered(c);
+    (void)shutdown(c->fd, SHUT_WR);
+    observe_tail(c->fd, at_ms, &d, &cl->tail, &rc);
 }
 
 /* 1. The request, then read until the server ends the stream. */
@@ -72,7 +116,7 @@ static void server_closes_first(const struct probe_options *o, SSL_CTX *ctx, int
     tls_read_to_end(&c, &wait, cl);
     cl->ms = now_ms() - since;
     if (cl->end == END_CLOSE_NOTIFY) {
-        after_close_notify(&c, o, true, now_ms(), cl);
+        server_close_notify(&c, o, now_ms(), cl);
     } else if (cl->end == END_TIMEOUT) {
         /* Still open: end it as a client should. Nothing waits for the
          * answer, which is the second connection's business. */
@@ -106,7 +150,7 @@ static void probe_closes_first(const struct probe_options *o, SSL_CTX *ctx, int 
     }
     cl->ms = now_ms() - since;
     if (cl->end == END_CLOSE_NOTIFY)
-        after_close_notify(&c, o, false, now_ms(), cl);
+        answer_close_notify(&c, o, now_ms(), cl);
     tls_count_bytes(&c, cl);
     tls_close(&c);
 }

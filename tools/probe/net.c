@@ -17,8 +17,6 @@
 
 #include "net.h"
 
-#define TLS_HEADER_LEN 5
-
 int64_t now_ms(void)
 {
     struct timespec ts;
@@ -147,15 +145,6 @@ void endpoint_text(const struct endpoint *ep, char *addr, size_t len, int *port)
 /* ------------------------------------------------------------------------ */
 /* After a close_notify                                                      */
 
-/* Counts TLS records in a byte stream cut into arbitrary pieces: the bytes
- * left in the current record, and the header being assembled. */
-struct record_counter {
-    uint64_t records;
-    size_t left;                           /* body bytes of the current record */
-    unsigned char header[TLS_HEADER_LEN];
-    size_t have;                           /* header bytes assembled */
-};
-
 static void count_records(struct record_counter *rc, const unsigned char *p, size_t n)
 {
     while (n > 0) {
@@ -169,7 +158,7 @@ static void count_records(struct record_counter *rc, const unsigned char *p, siz
         }
         rc->header[rc->have++] = *p++;
         n--;
-        if (rc->have == TLS_HEADER_LEN) {
+        if (rc->have == sizeof rc->header) {
             rc->records++;
             rc->left = (size_t)rc->header[3] << 8 | rc->header[4];
             rc->have = 0;
@@ -177,13 +166,11 @@ static void count_records(struct record_counter *rc, const unsigned char *p, siz
     }
 }
 
-void observe_tail(int fd, uint64_t already, int64_t since_ms, const struct deadline *d,
-                  struct tail *t)
+void observe_tail(int fd, int64_t since_ms, const struct deadline *d, struct tail *t,
+                  struct record_counter *rc)
 {
     unsigned char buf[16384];
-    struct record_counter rc = { 0 };
 
-    t->bytes = already;
     for (;;) {
         int r = wait_fd(fd, POLLIN, d);
         ssize_t n;
@@ -195,7 +182,7 @@ void observe_tail(int fd, uint64_t already, int64_t since_ms, const struct deadl
         n = recv(fd, buf, sizeof buf, 0);
         if (n > 0) {
             t->bytes += (uint64_t)n;
-            count_records(&rc, buf, (size_t)n);
+            count_records(rc, buf, (size_t)n);
         } else if (n == 0) {
             t->end = TAIL_FIN;
             break;
@@ -204,6 +191,6 @@ void observe_tail(int fd, uint64_t already, int64_t since_ms, const struct deadl
             break;
         }
     }
-    t->records = rc.records + (rc.have > 0);
+    t->records = rc->records + (rc->have > 0);
     t->ms = now_ms() - since_ms;
 }

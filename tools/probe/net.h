@@ -47,11 +47,20 @@ int connect_again(const struct probe_options *o, const struct endpoint *ep,
 /* The numeric address and port of ep. */
 void endpoint_text(const struct endpoint *ep, char *addr, size_t len, int *port);
 
-/* Reads the raw socket until FIN, reset, error or the deadline, counting
- * the bytes and the TLS records (by their headers) that arrive; `already`
- * bytes were read from the socket beyond the close_notify record by OpenSSL
- * itself and count as well. since_ms is when the close_notify arrived. */
-void observe_tail(int fd, uint64_t already, int64_t since_ms, const struct deadline *d,
-                  struct tail *t);
+/* Counts TLS records in a byte stream cut into arbitrary pieces. */
+struct record_counter {
+    uint64_t records;
+    size_t left;               /* body bytes of the current record */
+    unsigned char header[5];
+    size_t have;               /* header bytes assembled */
+};
+
+/* Reads the raw socket until FIN, reset, error or the deadline, adding the
+ * bytes and the TLS records (by their headers) that arrive to t; t->end says
+ * how it ended, t->ms is counted from since_ms (when the close_notify
+ * arrived). Can be called again after TAIL_TIMEOUT with a later deadline:
+ * rc carries the record count across calls. */
+void observe_tail(int fd, int64_t since_ms, const struct deadline *d, struct tail *t,
+                  struct record_counter *rc);
 
 #endif

@@ -88,6 +88,7 @@ struct closing {
     uint64_t tls_out;      /* bytes written / read by OpenSSL on the socket */
     uint64_t tls_in;
     bool answered;         /* 1: our close_notify went out in answer to theirs */
+    bool waited;           /* 1: the server ended TCP only after that answer */
     char answer_note[160]; /* 1: why it did not */
     struct tail tail;      /* END_CLOSE_NOTIFY only */
 };

@@ -210,8 +210,11 @@ static void tail_row(const struct closing *cl)
     else
         snprintf(data, sizeof data, "%" PRIu64 " bytes in %" PRIu64 " record%s", t->bytes,
                  t->records, t->records == 1 ? "" : "s");
-    row("after it", "%s, then %s %s %" PRId64 " ms", data, how,
-        t->end == TAIL_TIMEOUT ? "for" : "after", t->ms);
+    row("after it", "%s, then %s %s %" PRId64 " ms%s", data, how,
+        t->end == TAIL_TIMEOUT ? "for" : "after", t->ms,
+        !cl->answered || t->end == TAIL_TIMEOUT ? ""
+        : cl->waited                            ? " (after our answer)"
+                                                : " (before our answer)");
 }
 
 static void result_rows(const struct judgement *j)
@@ -386,9 +389,14 @@ static void print_json(const struct probe_options *o, const struct probe_result 
         json_bool(&s, "answered", r->server_first.answered);
         json_str(&s, "answer_note",
                  r->server_first.answered ? NULL : r->server_first.answer_note);
+        if (r->server_first.answered)
+            json_bool(&s, "waited_for_answer", r->server_first.waited);
+        else
+            json_null(&s, "waited_for_answer");
     } else {
         json_null(&s, "answered");
         json_null(&s, "answer_note");
+        json_null(&s, "waited_for_answer");
     }
     json_problems(&s, j1);
     putchar('}');
