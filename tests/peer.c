@@ -25,6 +25,7 @@
  * --content-length=N announces N bytes (more than --response makes a
  * truncation visible to HTTP clients). The client sends "hello\n", or with
  * --http an HTTP/1.0 GET request.
+ *   peer client --port=N [--mode=normal|reply] [--http] [--tls1.2|--tls1.3] [--timeout=MS]
  *
  * Two more modes say how the peer ends when the other side ends first (its
  * close_notify, also one sent before any request): hangup closes at once
@@ -35,7 +36,6 @@
  * --alert-level=fatal sends it at fatal level (tests/peer_forge.c; the
  * connection then uses AES-128-GCM) and --data-after-close=N writes N bytes
  * of application data after it (response pattern), which no TLS peer may do.
- *   peer client --port=N [--mode=normal|reply] [--http] [--tls1.2|--tls1.3] [--timeout=MS]
  *
  * Server --parallel serves connections concurrently: one child process per
  * accepted connection, which serves it exactly as without the option (same

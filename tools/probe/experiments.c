@@ -103,6 +103,7 @@ static void server_closes_first(const struct probe_options *o, SSL_CTX *ctx, int
     struct tls_failure f;
     struct deadline wait;
     int64_t since;
+    bool reset_consumed = false;
 
     tls_open(&c, ctx, o, fd);
     tls_handshake(&c, o, d);
@@ -113,8 +114,14 @@ static void server_closes_first(const struct probe_options *o, SSL_CTX *ctx, int
      * the reads that follow say how the server ended. */
     if (tls_write_all(&c, o->request, o->request_len, &wait, &f))
         cl->app_out = o->request_len;
+    else
+        reset_consumed = f.sys_errno == ECONNRESET;
     tls_read_to_end(&c, &wait, cl);
     cl->ms = now_ms() - since;
+    /* Linux reports a received RST once, to the write that meets it; the
+     * reads after it see a plain end of file. */
+    if (reset_consumed && cl->end == END_EOF)
+        cl->end = END_RESET;
     if (cl->end == END_CLOSE_NOTIFY) {
         server_close_notify(&c, o, now_ms(), cl);
     } else if (cl->end == END_TIMEOUT) {
