@@ -10,7 +10,7 @@
  *   peer server [--count=N] [--cert=F --key=F]
  *               [--mode=normal|reset|reply|close|truncate|stall] [--reply-wait=MS]
  *               [--response=N] [--http] [--content-length=N]
- *               [--alert-level=warning|fatal] [--data-after-close=N]
+ *               [--alert-level=warning|fatal] [--data-after-close=N] [--ipv6]
  *               [--tls1.2|--tls1.3] [--timeout=MS]
  *               [--parallel [--total-timeout=MS]]
  *
@@ -36,6 +36,7 @@
  * --alert-level=fatal sends it at fatal level (tests/peer_forge.c; the
  * connection then uses AES-128-GCM) and --data-after-close=N writes N bytes
  * of application data after it (response pattern), which no TLS peer may do.
+ * --ipv6 listens on ::1 instead of 127.0.0.1.
  *
  * Server --parallel serves connections concurrently: one child process per
  * accepted connection, which serves it exactly as without the option (same
@@ -153,6 +154,7 @@ struct options {
     int n_modes;
     bool fatal_close_notify;  /* --alert-level=fatal */
     long data_after_close;    /* --data-after-close=N */
+    bool ipv6;                /* server --ipv6: listen on ::1 */
     long response_len;        /* server: response body size */
     int reply_wait_ms;        /* server --mode=close: wait this long for the answer */
     bool http;                /* server: frame the response as HTTP/1.0 */
@@ -168,7 +170,7 @@ static const char usage_text[] =
     " [--mode=normal|reset|reply|close|truncate|stall] [--response=N] [--http]"
     " [--content-length=N] [--reply-wait=MS] [--tls1.2|--tls1.3]"
     " [--mode=hangup|abort|MODE,MODE...] [--alert-level=warning|fatal]"
-    " [--data-after-close=N]"
+    " [--data-after-close=N] [--ipv6]"
     " [--timeout=MS] [--parallel [--total-timeout=MS]]"
     " | peer client --port=N [--mode=normal|reply] [--http]"
     " [--tls1.2|--tls1.3] [--timeout=MS]";
@@ -246,6 +248,8 @@ static void parse_option(struct options *o, const char *arg)
         o->fatal_close_notify = strcmp(v, "fatal") == 0;
     } else if ((v = option_value(arg, "--data-after-close")) != NULL)
         o->data_after_close = parse_number("--data-after-close", v, 0, MAX_RESPONSE_LEN);
+    else if (strcmp(arg, "--ipv6") == 0)
+        o->ipv6 = true;
     else if ((v = option_value(arg, "--response")) != NULL)
         o->response_len = parse_number("--response", v, 0, MAX_RESPONSE_LEN);
     else if ((v = option_value(arg, "--reply-wait")) != NULL)
@@ -1486,6 +1490,25 @@ static int serve_parallel(const struct options *o, SSL_CTX *ctx, int lfd)
     return failed ? EXIT_SETUP : 0;
 }
 
+/* listen_loopback() on ::1 (--ipv6). */
+static int listen_loopback6(int backlog, int *port)
+{
+    struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+    socklen_t len = sizeof sa;
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+    if (fd < 0)
+        die_errno("socket");
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+        die_errno("bind [::1]:0");
+    if (listen(fd, backlog) < 0)
+        die_errno("listen");
+    if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+        die_errno("getsockname");
+    *port = ntohs(sa.sin6_port);
+    return fd;
+}
+
 static int run_server(const struct options *o)
 {
     SSL_CTX *ctx = make_ctx(o, true);
@@ -1493,7 +1516,8 @@ static int run_server(const struct options *o)
     int lfd;
 
     load_server_identity(ctx, o);
-    lfd = listen_loopback(o->parallel ? PARALLEL_BACKLOG : LISTEN_BACKLOG, &port);
+    lfd = (o->ipv6 ? listen_loopback6 : listen_loopback)(
+        o->parallel ? PARALLEL_BACKLOG : LISTEN_BACKLOG, &port);
     (void)print_port(port);
     if (o->parallel) {
         int status = serve_parallel(o, ctx, lfd);

@@ -292,6 +292,26 @@ class Runner(Suite):
         tap.result(not problems, f"TLS {tls}, {form}: {c.name}",
                    problems + [proc.stdout, proc.stderr] + [json.dumps(p) for p in peer])
 
+    def ipv6(self, tap):
+        """An IPv6 literal; the certificate names localhost, not ::1."""
+        name = "[::1] with --sni=localhost: clean"
+        if not have_ipv6():
+            tap.skip(name, "no IPv6 loopback address")
+            return
+        proc, peer = self.run(self.peer_cmd(None, "close,reply", ["--ipv6"]),
+                              [f"--ca-file={self.cert}", "--sni=localhost", "--json",
+                               f"--timeout={PROBE_TIMEOUT_MS}", "--request=hello\\n"],
+                              target="[::1]:{port}")
+        problems = []
+        out = json.loads(proc.stdout) if proc.returncode in (0, 1) else {}
+        if proc.returncode != 0:
+            problems.append(f"exit status {proc.returncode}: {proc.stderr.strip()}")
+        problems += field_problems(out, {"address": "::1", "verified": True, "result": "clean"},
+                                   "probe")
+        problems += field_problems(peer[0], PEER_ANSWERED, "peer connection 1")
+        problems += field_problems(peer[1], PEER_PROBE_FIRST, "peer connection 2")
+        tap.result(not problems, name, problems + [proc.stdout])
+
     # --- exit status 2 ------------------------------------------------------
 
     def expect_failure(self, tap, name, args, pattern, peer_cmd=None, peer_want=None):
@@ -368,6 +388,15 @@ class Runner(Suite):
                        problems + [proc.stdout])
 
 
+def have_ipv6():
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
 def main():
     parser = argparse.ArgumentParser()
     args = parser.parse_args()
@@ -382,6 +411,7 @@ def main():
             for form in ("json", "table"):
                 runner.case(tap, tls, c, form)
     runner.names_and_trust(tap)
+    runner.ipv6(tap)
     runner.failures(tap)
     runner.finish(tap)
     return 0

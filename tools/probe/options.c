@@ -18,7 +18,8 @@
 static const char usage_text[] =
     "Usage: " PROBE_NAME " [OPTIONS] HOST:PORT\n"
     "\n"
-    "Connect to a TLS server twice and report how it closes (SPEC 3.3):\n"
+    "Connect to a TLS server twice and report how it closes (see\n"
+    "tlsclose-probe(1)):\n"
     "  1. server closes first: send the request (if any) and read until the\n"
     "     server ends the stream; did it send close_notify before its FIN, at\n"
     "     which alert level, did data follow it, did it reset?\n"
