@@ -125,10 +125,18 @@ static void server_closes_first(const struct probe_options *o, SSL_CTX *ctx, int
     if (cl->end == END_CLOSE_NOTIFY) {
         server_close_notify(&c, o, now_ms(), cl);
     } else if (cl->end == END_TIMEOUT) {
-        /* Still open: end it as a client should. Nothing waits for the
-         * answer, which is the second connection's business. */
-        wait = deadline_in(o->timeout_ms);
-        (void)tls_send_close_notify(&c, &wait, &f);
+        /* Still open: end it as a client should, and read what the server
+         * answers for a moment, so that closing with its answer unread does
+         * not reset the connection. What it answers is the second
+         * connection's business. */
+        struct tail ignored = { 0 };
+        struct record_counter rc = { 0 };
+
+        wait = deadline_in(o->timeout_ms < ANSWER_GRACE_MS ? o->timeout_ms : ANSWER_GRACE_MS);
+        if (tls_send_close_notify(&c, &wait, &f)) {
+            (void)shutdown(c.fd, SHUT_WR);
+            observe_tail(c.fd, now_ms(), &wait, &ignored, &rc);
+        }
     }
     tls_count_bytes(&c, cl);
     tls_close(&c);

@@ -389,7 +389,8 @@ static void print_json(const struct probe_options *o, const struct probe_result 
         json_bool(&s, "answered", r->server_first.answered);
         json_str(&s, "answer_note",
                  r->server_first.answered ? NULL : r->server_first.answer_note);
-        if (r->server_first.answered)
+        if (r->server_first.answered && (r->server_first.tail.end == TAIL_FIN ||
+                                         r->server_first.tail.end == TAIL_RESET))
             json_bool(&s, "waited_for_answer", r->server_first.waited);
         else
             json_null(&s, "waited_for_answer");
