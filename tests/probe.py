@@ -47,7 +47,7 @@ class Case:
     """One peer setup and what the probe must report about it.
 
     server / probe: expected fields of the probe's server_first /
-    probe_first objects; after_bytes ">0" means "some"; peer: expected
+    probe_first objects; ">N" means a number above N; peer: expected
     fields of the peer's verdict lines (connection 1, 2)."""
 
     def __init__(self, name, modes, server, probe, status, peer, peer_args=(),
@@ -76,7 +76,8 @@ def cases(tls):
     fatal_ok = tls == "1.3"  # TLS 1.3 ignores the level of close_notify
     fatal_cn = dict(CLEAN_CN, alert_level="fatal",
                     result="clean" if fatal_ok else "unclean")
-    data_cn = dict(CLEAN_CN, after_bytes=">0", after_records=1, result="unclean")
+    # one record: more bytes than its plaintext
+    data_cn = dict(CLEAN_CN, after_bytes=f">{DATA_AFTER}", after_records=1, result="unclean")
     # --mode=close: the peer ends TCP only after the probe's answer.
     answered = {"answered": True, "waited_for_answer": True}
     return [
@@ -210,8 +211,8 @@ def field_problems(obj, want, what):
     problems = []
     for key, value in want.items():
         got = obj.get(key, "<missing>")
-        if value == ">0":
-            ok = isinstance(got, int) and got > 0
+        if isinstance(value, str) and value.startswith(">"):
+            ok = isinstance(got, int) and got > int(value[1:])
         else:
             ok = got == value
         if not ok:
@@ -271,6 +272,7 @@ class Runner(Suite):
                                              "result": "clean" if c.status == 0 else "unclean"},
                                        "probe")
             problems += field_problems(out.get("server_first", {}), c.server, "server_first")
+            sent = out.get("server_first", {}).get("request_bytes")
             problems += field_problems(out.get("probe_first", {}), c.probe, "probe_first")
             for side, want in (("server_first", c.server), ("probe_first", c.probe)):
                 obj = out.get(side, {})
@@ -283,10 +285,15 @@ class Runner(Suite):
             if table["head"].get("certificate") != "verified":
                 problems.append(f"certificate row {table['head'].get('certificate')!r}")
             problems += table_problems(table["server"], c.server, "end")
+            request = table["server"].get("request", [""])[0]
+            sent = int(request.split()[0]) if request[:1].isdigit() else None
             problems += table_problems(table["probe"], c.probe, "answer")
             verdict = table["verdict"] or ""
             if verdict.startswith("NOT CLEAN") != (c.status == 1):
                 problems.append(f"verdict {verdict!r} with exit status {c.status} expected")
+        # The request as the peer received it.
+        if not sent or sent != peer[0].get("app_in"):
+            problems.append(f"request of {sent} bytes, the peer received {peer[0].get('app_in')}")
         for i, want in enumerate(c.peer):
             problems += field_problems(peer[i], want, f"peer connection {i + 1}")
         tap.result(not problems, f"TLS {tls}, {form}: {c.name}",
