@@ -376,12 +376,14 @@ class Runner(Suite):
     # --- other successes ------------------------------------------------------
 
     def names_and_trust(self, tap):
-        """A name (localhost: the certificate's DNS name) and --insecure."""
+        """A name (localhost: the certificate's DNS name) and --insecure;
+        the request written with hex and octal escapes ("hello\\n", which the
+        peer reads up to the newline)."""
         for args, target, verified in (([f"--ca-file={self.cert}"], "localhost:{port}", True),
                                        (["--insecure"], "127.0.0.1:{port}", False)):
             proc, peer = self.run(self.peer_cmd(None, "close,reply"),
                                   args + [f"--timeout={PROBE_TIMEOUT_MS}", "--json",
-                                          "--request=hello\\n"],
+                                          "--request=hel\\x6co\\012"],
                                   target=target)
             problems = []
             out = json.loads(proc.stdout) if proc.returncode in (0, 1) else {}
@@ -389,6 +391,10 @@ class Runner(Suite):
                 problems.append(f"exit status {proc.returncode}: {proc.stderr.strip()}")
             problems += field_problems(out, {"verified": verified, "address": "127.0.0.1",
                                              "result": "clean"}, "probe")
+            problems += field_problems(out.get("server_first", {}), {"request_bytes": 6},
+                                       "server_first")
+            problems += field_problems(peer[0], dict(PEER_ANSWERED, app_in=6),
+                                       "peer connection 1")
             problems += field_problems(peer[1], PEER_PROBE_FIRST, "peer connection 2")
             option = args[0].split("=")[0]
             tap.result(not problems, f"{target.split(':')[0]} with {option}: clean",
