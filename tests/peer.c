@@ -10,6 +10,7 @@
  *   peer server [--count=N] [--cert=F --key=F]
  *               [--mode=normal|reset|reply|close|truncate|stall] [--reply-wait=MS]
  *               [--response=N] [--http] [--content-length=N]
+ *               [--alert-level=warning|fatal] [--data-after-close=N] [--ipv6]
  *               [--tls1.2|--tls1.3] [--timeout=MS]
  *               [--parallel [--total-timeout=MS]]
  *
@@ -25,6 +26,17 @@
  * truncation visible to HTTP clients). The client sends "hello\n", or with
  * --http an HTTP/1.0 GET request.
  *   peer client --port=N [--mode=normal|reply] [--http] [--tls1.2|--tls1.3] [--timeout=MS]
+ *
+ * Two more modes say how the peer ends when the other side ends first (its
+ * close_notify, also one sent before any request): hangup closes at once
+ * without answering (FIN; "after" stays null), abort resets the connection
+ * (RST). --mode=A,B,... gives each connection its own mode: connection i
+ * runs the i-th one, the last one repeats (tlsclose-probe's two connections
+ * need different ones). Whenever the peer sends close_notify (close, reply),
+ * --alert-level=fatal sends it at fatal level (tests/peer_forge.c; the
+ * connection then uses AES-128-GCM) and --data-after-close=N writes N bytes
+ * of application data after it (response pattern), which no TLS peer may do.
+ * --ipv6 listens on ::1 instead of 127.0.0.1.
  *
  * Server --parallel serves connections concurrently: one child process per
  * accepted connection, which serves it exactly as without the option (same
@@ -105,6 +117,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "peer_forge.h"
 #include "peer_util.h"
 
 #define MAX_COUNT 100000
@@ -124,7 +137,9 @@ static const char http_request[] = "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n";
 /* Options                                                                   */
 
 enum command { CMD_GENCERT, CMD_SERVER, CMD_CLIENT };
-enum mode { MODE_NORMAL, MODE_RESET, MODE_REPLY, MODE_CLOSE, MODE_TRUNCATE, MODE_STALL };
+enum mode { MODE_NORMAL, MODE_RESET, MODE_REPLY, MODE_CLOSE, MODE_TRUNCATE, MODE_STALL,
+            MODE_HANGUP, MODE_ABORT };
+#define MAX_MODES 8
 
 struct options {
     enum command command;
@@ -134,7 +149,12 @@ struct options {
     int count;                /* server: connections to accept */
     int tls_version;          /* 0: any, else the only version allowed */
     int timeout_ms;
-    enum mode mode;
+    enum mode mode;           /* of the connection being served */
+    enum mode modes[MAX_MODES]; /* --mode=A,B,...: per connection */
+    int n_modes;
+    bool fatal_close_notify;  /* --alert-level=fatal */
+    long data_after_close;    /* --data-after-close=N */
+    bool ipv6;                /* server --ipv6: listen on ::1 */
     long response_len;        /* server: response body size */
     int reply_wait_ms;        /* server --mode=close: wait this long for the answer */
     bool http;                /* server: frame the response as HTTP/1.0 */
@@ -149,6 +169,8 @@ static const char usage_text[] =
     "usage: peer gencert CERT KEY | peer server [--count=N] [--cert=F --key=F]"
     " [--mode=normal|reset|reply|close|truncate|stall] [--response=N] [--http]"
     " [--content-length=N] [--reply-wait=MS] [--tls1.2|--tls1.3]"
+    " [--mode=hangup|abort|MODE,MODE...] [--alert-level=warning|fatal]"
+    " [--data-after-close=N] [--ipv6]"
     " [--timeout=MS] [--parallel [--total-timeout=MS]]"
     " | peer client --port=N [--mode=normal|reply] [--http]"
     " [--tls1.2|--tls1.3] [--timeout=MS]";
@@ -162,6 +184,8 @@ static enum mode parse_mode(const char *text)
         [MODE_CLOSE] = "close",
         [MODE_TRUNCATE] = "truncate",
         [MODE_STALL] = "stall",
+        [MODE_HANGUP] = "hangup",
+        [MODE_ABORT] = "abort",
     };
 
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -177,6 +201,34 @@ static void set_tls_version(struct options *o, int version)
     o->tls_version = version;
 }
 
+/* --mode=A,B,...: the list of per-connection modes. */
+static void parse_modes(struct options *o, const char *text)
+{
+    char buf[256];
+    char *save = NULL;
+
+    if (strlen(text) >= sizeof buf)
+        usage_error("--mode list too long");
+    strcpy(buf, text);
+    o->n_modes = 0;
+    for (char *m = strtok_r(buf, ",", &save); m != NULL; m = strtok_r(NULL, ",", &save)) {
+        if (o->n_modes == MAX_MODES)
+            usage_error("at most %d modes", MAX_MODES);
+        o->modes[o->n_modes++] = parse_mode(m);
+    }
+    if (o->n_modes == 0)
+        usage_error("--mode needs a value");
+    o->mode = o->modes[0];
+}
+
+static bool uses_mode(const struct options *o, enum mode m)
+{
+    for (int i = 0; i < o->n_modes; i++)
+        if (o->modes[i] == m)
+            return true;
+    return false;
+}
+
 /* Parses one "--..." option; the role checks come later in check_options(). */
 static void parse_option(struct options *o, const char *arg)
 {
@@ -189,7 +241,15 @@ static void parse_option(struct options *o, const char *arg)
     else if ((v = option_value(arg, "--timeout")) != NULL)
         o->timeout_ms = (int)parse_number("--timeout", v, 1, INT_MAX);
     else if ((v = option_value(arg, "--mode")) != NULL)
-        o->mode = parse_mode(v);
+        parse_modes(o, v);
+    else if ((v = option_value(arg, "--alert-level")) != NULL) {
+        if (strcmp(v, "fatal") != 0 && strcmp(v, "warning") != 0)
+            usage_error("--alert-level must be warning or fatal, got '%s'", v);
+        o->fatal_close_notify = strcmp(v, "fatal") == 0;
+    } else if ((v = option_value(arg, "--data-after-close")) != NULL)
+        o->data_after_close = parse_number("--data-after-close", v, 0, MAX_RESPONSE_LEN);
+    else if (strcmp(arg, "--ipv6") == 0)
+        o->ipv6 = true;
     else if ((v = option_value(arg, "--response")) != NULL)
         o->response_len = parse_number("--response", v, 0, MAX_RESPONSE_LEN);
     else if ((v = option_value(arg, "--reply-wait")) != NULL)
@@ -235,12 +295,12 @@ static void check_options(const struct options *o, int argc, char **argv)
     if (o->command == CMD_CLIENT) {
         if (o->port == 0)
             usage_error("client needs --port=N");
-        if (o->mode != MODE_NORMAL && o->mode != MODE_REPLY)
+        if (o->n_modes != 1 || (o->mode != MODE_NORMAL && o->mode != MODE_REPLY))
             usage_error("client supports --mode=normal and --mode=reply only");
     }
     if (o->command == CMD_SERVER && (o->cert_file == NULL) != (o->key_file == NULL))
         usage_error("--cert and --key go together");
-    if (o->reply_wait_ms && o->mode != MODE_CLOSE)
+    if (o->reply_wait_ms && !uses_mode(o, MODE_CLOSE))
         usage_error("--reply-wait goes with --mode=close");
     if (o->total_timeout_ms && !o->parallel)
         usage_error("--total-timeout goes with --parallel");
@@ -252,6 +312,8 @@ static void parse_args(struct options *o, int argc, char **argv)
         .count = 1,
         .timeout_ms = DEFAULT_TIMEOUT_MS,
         .mode = MODE_NORMAL,
+        .modes = { MODE_NORMAL },
+        .n_modes = 1,
         .response_len = DEFAULT_RESPONSE_LEN,
         .content_length = -1,
     };
@@ -703,6 +765,61 @@ static void abort_connection(struct conn *c)
     conn_close(c);
 }
 
+/* Writes a forged record straight to the socket, bounded like tls_run(). */
+static bool raw_write_all(struct conn *c, const unsigned char *p, size_t len,
+                          const struct deadline *d, struct tls_failure *f)
+{
+    while (len > 0) {
+        ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
+        int r;
+
+        if (n > 0) {
+            p += n;
+            len -= (size_t)n;
+            continue;
+        }
+        *f = (struct tls_failure){ .ssl_error = SSL_ERROR_SYSCALL, .sys_errno = errno };
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+            return false;
+        r = wait_fd(c->fd, POLLOUT, d);
+        f->timed_out = r == 0;
+        if (r <= 0)
+            return false;
+    }
+    return true;
+}
+
+/* Sends our close_notify: the warning-level one of SSL_shutdown, or with
+ * --alert-level=fatal OpenSSL's record rewritten at fatal level; then
+ * --data-after-close bytes of application data, which OpenSSL refuses to
+ * write after close_notify unless its "sent" flag is cleared for a moment. */
+static bool send_close_notify(struct conn *c, const struct options *o,
+                              const struct deadline *d, struct tls_failure *f)
+{
+    struct response_sink s = { c, d, f };
+    unsigned char record[FORGED_RECORD_MAX];
+    const char *why = NULL;
+    size_t n;
+    bool ok;
+    int flags;
+
+    if (o->fatal_close_notify) {
+        n = forge_close_notify(c->ssl, SSL3_AL_FATAL, record, &why);
+        if (n == 0)
+            die("cannot send a fatal close_notify: %s", why);
+        ok = raw_write_all(c, record, n, d, f);
+    } else {
+        ok = tls_run(c, step_shutdown, NULL, d, f);
+    }
+    if (!ok || o->data_after_close == 0)
+        return ok;
+    flags = SSL_get_shutdown(c->ssl);
+    SSL_set_shutdown(c->ssl, flags & ~SSL_SENT_SHUTDOWN);
+    ok = write_response(o->data_after_close, write_to_conn, &s);
+    SSL_set_shutdown(c->ssl, flags);
+    return ok;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Verdicts                                                                  */
 
@@ -887,10 +1004,12 @@ static void conclude(struct conn *c, const struct options *o, const struct tls_f
     if (v->kind != V_CLOSE_NOTIFY)
         return;
     if (o->mode == MODE_REPLY) {
-        v->replied = tls_run(c, step_shutdown, NULL, d, &reply_failure);
+        v->replied = send_close_notify(c, o, d, &reply_failure);
         if (!v->replied)
             (void)note_write_failure(&reply_failure, v); /* may consume a RST */
     }
+    if (o->mode == MODE_HANGUP || o->mode == MODE_ABORT)
+        return; /* the connection ends at once (serve_connection) */
     observe_after_close_notify(c, d, v);
 }
 
@@ -1000,6 +1119,8 @@ static SSL_CTX *make_ctx(const struct options *o, bool server)
     SSL_CTX_set_info_callback(ctx, on_info);
     SSL_CTX_set_msg_callback(ctx, on_msg);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    if (o->fatal_close_notify && !forge_prepare_ctx(ctx))
+        die_ssl("preparing to send a fatal close_notify");
     return ctx;
 }
 
@@ -1059,7 +1180,7 @@ static void server_observe_end(struct conn *c, const struct options *o,
         if (shutdown(c->fd, SHUT_WR) < 0)
             die_errno("shutdown");
     }
-    if (o->mode == MODE_CLOSE && !tls_run(c, step_shutdown, NULL, d, f) &&
+    if (o->mode == MODE_CLOSE && !send_close_notify(c, o, d, f) &&
         !note_write_failure(f, v)) {
         v->stage = "close";
         return;
@@ -1108,14 +1229,17 @@ static const char *wait_hangup(int fd, const struct deadline *d)
 }
 
 /* Runs one connection; the fd belongs to it from here on. */
-static void serve_connection(const struct options *o, SSL_CTX *ctx, int fd, int index)
+static void serve_connection(const struct options *all, SSL_CTX *ctx, int fd, int index)
 {
+    struct options each = *all;
+    const struct options *o = &each;
     struct conn c;
     struct verdict v = { 0 };
     struct tls_failure f;
     int64_t since = now_ms();
     struct deadline d = deadline_in(o->timeout_ms);
 
+    each.mode = all->modes[(index < all->n_modes ? index : all->n_modes) - 1];
     conn_open(&c, ctx, fd, true);
     if (server_exchange(&c, o, &d, &f, &v)) {
         /* The end of the connection is what the test is about: its own,
@@ -1141,7 +1265,10 @@ static void serve_connection(const struct options *o, SSL_CTX *ctx, int fd, int 
     }
     conclude(&c, o, &f, since, &d, &v);
     print_verdict(o, index, &c, &v);
-    conn_close(&c);
+    if (o->mode == MODE_ABORT)
+        abort_connection(&c);
+    else
+        conn_close(&c);
 }
 
 /* No connection came: report it as this connection's verdict. */
@@ -1363,6 +1490,25 @@ static int serve_parallel(const struct options *o, SSL_CTX *ctx, int lfd)
     return failed ? EXIT_SETUP : 0;
 }
 
+/* listen_loopback() on ::1 (--ipv6). */
+static int listen_loopback6(int backlog, int *port)
+{
+    struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+    socklen_t len = sizeof sa;
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+    if (fd < 0)
+        die_errno("socket");
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+        die_errno("bind [::1]:0");
+    if (listen(fd, backlog) < 0)
+        die_errno("listen");
+    if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+        die_errno("getsockname");
+    *port = ntohs(sa.sin6_port);
+    return fd;
+}
+
 static int run_server(const struct options *o)
 {
     SSL_CTX *ctx = make_ctx(o, true);
@@ -1370,7 +1516,8 @@ static int run_server(const struct options *o)
     int lfd;
 
     load_server_identity(ctx, o);
-    lfd = listen_loopback(o->parallel ? PARALLEL_BACKLOG : LISTEN_BACKLOG, &port);
+    lfd = (o->ipv6 ? listen_loopback6 : listen_loopback)(
+        o->parallel ? PARALLEL_BACKLOG : LISTEN_BACKLOG, &port);
     (void)print_port(port);
     if (o->parallel) {
         int status = serve_parallel(o, ctx, lfd);

@@ -1,0 +1,13 @@
+/* report.h: judging the observations and printing them (table or JSON). */
+
+#ifndef TLSCLOSE_PROBE_REPORT_H
+#define TLSCLOSE_PROBE_REPORT_H
+
+#include "probe.h"
+
+/* Prints the report on stdout, the table or with o->json one JSON object on
+ * one line; returns the exit status (EXIT_CLEAN or EXIT_UNCLEAN; 2 if
+ * stdout could not be written). */
+int report(const struct probe_options *o, const struct probe_result *r);
+
+#endif
