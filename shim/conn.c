@@ -12,6 +12,8 @@
 #include "report.h"
 
 pid_t tc_pid;
+unsigned long tc_epoch = 1;
+__thread int tc_in_openssl __attribute__((tls_model("initial-exec")));
 
 /* One mutex guards reference counts, aliases and the list. It is never
  * held while OpenSSL runs or while a descriptor is really closed. */
@@ -194,7 +196,7 @@ struct tc_conn *tc_conn_track(SSL *ssl)
         return NULL;
     c->ssl = ssl;
     c->fd = -1;
-    c->owner = tc_pid;
+    c->owner = TC_LOAD(tc_epoch);
     c->refs = 1; /* the SSL attachment */
     /* An SSL object is used by one thread at a time, so no other thread
      * can be attaching a record to the same object now. */
@@ -269,11 +271,13 @@ static int alive_locked(struct tc_conn *c)
     return c->ssl && !(tc_flags(c) & TC_F_FREEING);
 }
 
-struct tc_conn *tc_fd_take(int fd)
+struct tc_conn *tc_fd_take(int fd, int *locked_out)
 {
     struct tc_conn *held = NULL;
-    if (!table_acquire())
+    if (!table_acquire()) {
+        *locked_out = 1;
         return NULL;
+    }
     struct tc_conn **slot = slot_of(fd, 0);
     struct tc_conn *c = slot ? *slot : NULL;
     if (c) {
@@ -399,6 +403,10 @@ void tc_conn_foreach(void (*fn)(struct tc_conn *c))
 void tc_conn_atfork_prepare(void)
 {
     pthread_mutex_lock(&table_lock);
+    /* Before the process is copied: I/O that another thread does from now
+     * on is after the fork for the parent, and the child's epoch below is
+     * new to it whatever the records say. */
+    __atomic_fetch_add(&tc_epoch, 1, __ATOMIC_ACQ_REL);
 }
 
 void tc_conn_atfork_parent(void)
@@ -409,5 +417,6 @@ void tc_conn_atfork_parent(void)
 void tc_conn_atfork_child(void)
 {
     tc_pid = getpid();
+    __atomic_fetch_add(&tc_epoch, 1, __ATOMIC_ACQ_REL);
     pthread_mutex_unlock(&table_lock);
 }
