@@ -13,7 +13,7 @@
 
 pid_t tc_pid;
 unsigned long tc_epoch = 1;
-__thread int tc_in_openssl __attribute__((tls_model("initial-exec")));
+__thread volatile int tc_in_openssl __attribute__((tls_model("initial-exec")));
 
 /* One mutex guards reference counts, aliases and the list. It is never
  * held while OpenSSL runs or while a descriptor is really closed. */
@@ -69,24 +69,29 @@ struct tc_conn *tc_fd_peek(int fd)
  * A thread already inside the shim (a signal handler that interrupted it,
  * or OpenSSL calling back into a wrapper) only try-locks: it must never
  * wait for a lock it may hold itself. */
-static __thread int lock_depth __attribute__((tls_model("initial-exec")));
+/* volatile: a signal handler on this thread reads it between any two steps. */
+static __thread volatile int lock_depth __attribute__((tls_model("initial-exec")));
 
 static int table_acquire(void)
 {
-    if (lock_depth > 0) {
-        if (pthread_mutex_trylock(&table_lock) != 0)
+    /* lock_depth covers the lock from before it is taken until after it
+     * is released: a signal that arrives between the two steps finds it
+     * set and only try-locks, instead of waiting for this thread forever. */
+    if (lock_depth++ > 0) {
+        if (pthread_mutex_trylock(&table_lock) != 0) {
+            lock_depth--;
             return 0;
+        }
     } else {
         pthread_mutex_lock(&table_lock);
     }
-    lock_depth++;
     return 1;
 }
 
 static void table_release(void)
 {
-    lock_depth--;
     pthread_mutex_unlock(&table_lock);
+    lock_depth--;
 }
 
 /* Caller holds the lock. */

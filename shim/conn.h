@@ -84,7 +84,7 @@ extern unsigned long tc_epoch;
  * wrappers, and the library's own while it ends a connection. A close()
  * reached while it is non-zero comes from a signal handler (or a callback)
  * that interrupted OpenSSL, which must not be re-entered then. */
-extern __thread int tc_in_openssl;
+extern __thread volatile int tc_in_openssl;
 
 /* Register the ex_data index (OpenSSL must be bound). 1 on success. */
 int tc_conn_setup(void);

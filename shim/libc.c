@@ -46,12 +46,20 @@ static void closing_fd(int fd)
     int locked_out = 0;
     struct tc_conn *c = tc_fd_take(fd, &locked_out);
     if (c) {
-        if (tc_in_openssl > 0)
+        if (tc_in_openssl > 0) {
+            /* Decided for good: a later SSL_free must not write the alert
+             * through the BIO's descriptor number, closed now and maybe
+             * reused by then. */
+            tc_set_flags(c, TC_F_CLAIMED);
             interrupted(fd);
-        else
+        } else {
             tc_end_connection(c, TC_TRIGGER_CLOSE, fd);
+        }
         tc_conn_put(c);
     } else if (locked_out) {
+        /* The slot stays published (no lock to change it): a later trigger
+         * finds the descriptor closed or reused (its identity differs) and
+         * sends nothing through it. */
         interrupted(fd);
     }
     errno = saved;
