@@ -36,12 +36,17 @@ static int remaining_ms(long long deadline)
     return left > 0 ? (int)left : 0;
 }
 
-/* poll() one descriptor until ready or the deadline; 1 when ready. */
+/* poll() one descriptor until ready or the deadline; 1 when ready. A
+ * signal (EINTR) only resumes the wait. While it sleeps in poll() the
+ * thread is outside OpenSSL and holds no lock of ours, so a handler's
+ * close() may end its own connection normally meanwhile. */
 static int wait_ready(int fd, short events, long long deadline)
 {
     struct pollfd p = { .fd = fd, .events = events };
     for (;;) {
+        tc_in_openssl--;
         int r = poll(&p, 1, remaining_ms(deadline));
+        tc_in_openssl++;
         if (r > 0)
             return 1;
         if (r == 0 || errno != EINTR)

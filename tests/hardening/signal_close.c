@@ -16,10 +16,11 @@
  *             the library for the peer's close_notify, which the peer never
  *             sends. A watcher thread sees the main thread in poll(POLLIN)
  *             on A (/proc/self/task/TID/syscall) and signals it (no
- *             SA_RESTART); the handler closes B. The wait is interrupted
- *             (EINTR) and resumed within its bound; B, closed from a handler
- *             that interrupted the library's TLS work, is closed plainly and
- *             logged; close(A) returns 0 with the program's errno intact.
+ *             SA_RESTART); the handler closes B. The thread sleeps in poll(),
+ *             outside OpenSSL and the library's lock, so B gets its
+ *             close_notify from inside the handler; A's wait is interrupted
+ *             (EINTR) and resumed within its bound; close(A) returns 0 with
+ *             the program's errno intact.
  * pollout     the peer stalls; A's send buffer is full, A blocking again.
  *             close(A) waits in the library for POLLOUT; the watcher signals
  *             the main thread there (no SA_RESTART). The wait is resumed
