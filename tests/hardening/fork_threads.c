@@ -133,6 +133,17 @@ static void unpark(struct worker *w)
 
 	if (!w->parked_pending)
 		return;
+	/* poll() first: ThreadSanitizer runs a handler only when the thread
+	 * enters one of its interceptors or blocks in one it knows as blocking,
+	 * and a read() restarted by SA_RESTART would never let it in. */
+	for (;;) {
+		struct pollfd p = { .fd = w->done[0], .events = POLLIN };
+
+		if (poll(&p, 1, -1) == 1)
+			break;
+		if (errno != EINTR)
+			sample_fail("poll(done) failed");
+	}
 	do
 		n = read(w->done[0], &byte, 1);
 	while (n < 0 && errno == EINTR);
