@@ -36,12 +36,17 @@ static int remaining_ms(long long deadline)
     return left > 0 ? (int)left : 0;
 }
 
-/* poll() one descriptor until ready or the deadline; 1 when ready. */
+/* poll() one descriptor until ready or the deadline; 1 when ready. A
+ * signal (EINTR) only resumes the wait. While it sleeps in poll() the
+ * thread is outside OpenSSL and holds no lock of ours, so a handler's
+ * close() may end its own connection normally meanwhile. */
 static int wait_ready(int fd, short events, long long deadline)
 {
     struct pollfd p = { .fd = fd, .events = events };
     for (;;) {
+        tc_in_openssl--;
         int r = poll(&p, 1, remaining_ms(deadline));
+        tc_in_openssl++;
         if (r > 0)
             return 1;
         if (r == 0 || errno != EINTR)
@@ -152,7 +157,8 @@ static const char *reason_not_to_send(struct tc_conn *c, SSL *ssl, int fd, int *
         *silent = 1;
         return "already sent";
     }
-    if (getpid() != TC_LOAD(c->owner))
+    /* getpid(): a vfork() child shares our memory, epoch included. */
+    if (getpid() != tc_pid || TC_LOAD(c->owner) != TC_LOAD(tc_epoch))
         return "not owner";
     *final = 1; /* the connection's state cannot come back from these */
     if (flags & TC_F_FAILED)
@@ -257,7 +263,9 @@ void tc_end_connection(struct tc_conn *c, enum tc_trigger trigger, int fd)
 {
     const struct tc_config *cfg = tc_cfg();
     SSL *ssl = c->ssl;
-    if (cfg->notify == TC_NOTIFY_OFF || !ssl)
+    /* FREEING: an SSL_free was under way (in the parent, when this is a
+     * forked child's exit): the object may be half torn down. */
+    if (cfg->notify == TC_NOTIFY_OFF || !ssl || (tc_flags(c) & TC_F_FREEING))
         return;
     int saved_errno = errno;
     if (fd < 0)
@@ -286,6 +294,7 @@ void tc_end_connection(struct tc_conn *c, enum tc_trigger trigger, int fd)
     struct bio_switch bs;
     int epipe = 0;
     long long deadline = now_ms() + SEND_BOUND_MS;
+    tc_in_openssl++; /* a close() from a signal handler must not re-enter */
     tc_ossl.ERR_set_mark();
     pipe_guard_enter(&pg);
     if (fd >= 0)
@@ -318,6 +327,7 @@ void tc_end_connection(struct tc_conn *c, enum tc_trigger trigger, int fd)
     bio_switch_leave(&bs);
     pipe_guard_leave(&pg, epipe);
     tc_ossl.ERR_pop_to_mark();
+    tc_in_openssl--;
 
     const char *trig = trigger_names[trigger];
     switch (out) {

@@ -12,6 +12,8 @@
 #include "report.h"
 
 pid_t tc_pid;
+unsigned long tc_epoch = 1;
+__thread volatile int tc_in_openssl __attribute__((tls_model("initial-exec")));
 
 /* One mutex guards reference counts, aliases and the list. It is never
  * held while OpenSSL runs or while a descriptor is really closed. */
@@ -67,24 +69,29 @@ struct tc_conn *tc_fd_peek(int fd)
  * A thread already inside the shim (a signal handler that interrupted it,
  * or OpenSSL calling back into a wrapper) only try-locks: it must never
  * wait for a lock it may hold itself. */
-static __thread int lock_depth __attribute__((tls_model("initial-exec")));
+/* volatile: a signal handler on this thread reads it between any two steps. */
+static __thread volatile int lock_depth __attribute__((tls_model("initial-exec")));
 
 static int table_acquire(void)
 {
-    if (lock_depth > 0) {
-        if (pthread_mutex_trylock(&table_lock) != 0)
+    /* lock_depth covers the lock from before it is taken until after it
+     * is released: a signal that arrives between the two steps finds it
+     * set and only try-locks, instead of waiting for this thread forever. */
+    if (lock_depth++ > 0) {
+        if (pthread_mutex_trylock(&table_lock) != 0) {
+            lock_depth--;
             return 0;
+        }
     } else {
         pthread_mutex_lock(&table_lock);
     }
-    lock_depth++;
     return 1;
 }
 
 static void table_release(void)
 {
-    lock_depth--;
     pthread_mutex_unlock(&table_lock);
+    lock_depth--;
 }
 
 /* Caller holds the lock. */
@@ -194,7 +201,7 @@ struct tc_conn *tc_conn_track(SSL *ssl)
         return NULL;
     c->ssl = ssl;
     c->fd = -1;
-    c->owner = tc_pid;
+    c->owner = TC_LOAD(tc_epoch);
     c->refs = 1; /* the SSL attachment */
     /* An SSL object is used by one thread at a time, so no other thread
      * can be attaching a record to the same object now. */
@@ -269,11 +276,13 @@ static int alive_locked(struct tc_conn *c)
     return c->ssl && !(tc_flags(c) & TC_F_FREEING);
 }
 
-struct tc_conn *tc_fd_take(int fd)
+struct tc_conn *tc_fd_take(int fd, int *locked_out)
 {
     struct tc_conn *held = NULL;
-    if (!table_acquire())
+    if (!table_acquire()) {
+        *locked_out = 1;
         return NULL;
+    }
     struct tc_conn **slot = slot_of(fd, 0);
     struct tc_conn *c = slot ? *slot : NULL;
     if (c) {
@@ -399,24 +408,22 @@ void tc_conn_foreach(void (*fn)(struct tc_conn *c))
 void tc_conn_atfork_prepare(void)
 {
     pthread_mutex_lock(&table_lock);
+    /* Before the process is copied: I/O that another thread does from now
+     * on is after the fork for the parent, and the child's epoch below is
+     * new to it whatever the records say. */
+    __atomic_fetch_add(&tc_epoch, 1, __ATOMIC_ACQ_REL);
 }
 
-/* SPEC §4.1: a connection alive at fork() and not used since by a process is
- * left alone by that process's close, SSL_free and exit, the parent included
- * (it may have handed the connection to the child). The child needs nothing
- * here: its pid differs from every owner. A connection a thread of the
- * parent is using right now stays the parent's: its I/O goes on after the
- * fork. The walk is O(live connections), under the lock prepare took. */
+/* The parent's records keep the epoch before the fork (SPEC §4.1): see
+ * tc_epoch in conn.h. */
 void tc_conn_atfork_parent(void)
 {
-    for (struct tc_conn *c = live_list; c; c = c->next)
-        if (TC_LOAD(c->active) == 0)
-            TC_STORE(c->owner, (pid_t)0);
     pthread_mutex_unlock(&table_lock);
 }
 
 void tc_conn_atfork_child(void)
 {
     tc_pid = getpid();
+    __atomic_fetch_add(&tc_epoch, 1, __ATOMIC_ACQ_REL);
     pthread_mutex_unlock(&table_lock);
 }

@@ -44,7 +44,7 @@ struct tc_conn {
     int has_identity;         /* dev/ino valid */
     dev_t dev;                /* identity of fd's open file when learned: a later */
     ino_t ino;                /* descriptor with the same number is not ours */
-    pid_t owner;              /* last process that did TLS I/O on it (atomic) */
+    unsigned long owner;      /* tc_epoch when TLS I/O was last done on it (atomic) */
     int active;               /* threads inside an OpenSSL call on it (atomic) */
     unsigned flags;           /* TC_F_* (atomic) */
     int end_state;            /* enum tc_end_state (atomic) */
@@ -72,6 +72,20 @@ static inline void tc_clear_flags(struct tc_conn *c, unsigned f)
  * child handler, so the I/O path never needs a getpid() system call. */
 extern pid_t tc_pid;
 
+/* Ownership (SPEC §4.1): a connection belongs to the process that last did
+ * TLS I/O on it, and one alive at fork() and not used since is left alone
+ * by the parent as much as by the child. tc_epoch names "this process since
+ * its last fork()": it changes in the parent when fork() starts (atfork
+ * prepare) and again in the child, so a record's owner equals it only if
+ * this process used the connection since then. Read lock-free (atomic). */
+extern unsigned long tc_epoch;
+
+/* OpenSSL calls under way on this thread: the program's, through the
+ * wrappers, and the library's own while it ends a connection. A close()
+ * reached while it is non-zero comes from a signal handler (or a callback)
+ * that interrupted OpenSSL, which must not be re-entered then. */
+extern __thread volatile int tc_in_openssl;
+
 /* Register the ex_data index (OpenSSL must be bound). 1 on success. */
 int tc_conn_setup(void);
 
@@ -95,8 +109,10 @@ struct tc_conn *tc_fd_peek(int fd);
 /* The program is closing fd: unpublish its slot (before the real close, so
  * a thread that gets the recycled number never sees this entry). Returns
  * the record, held, when fd was its last descriptor and the SSL object is
- * still alive: the caller ends the connection, then tc_conn_put()s it. */
-struct tc_conn *tc_fd_take(int fd);
+ * still alive: the caller ends the connection, then tc_conn_put()s it.
+ * *locked_out is set (and NULL returned) when the table lock could not be
+ * taken: a signal handler interrupted this thread while it held the lock. */
+struct tc_conn *tc_fd_take(int fd, int *locked_out);
 
 /* Returns the record fd maps to, held, if its SSL object is alive. */
 struct tc_conn *tc_fd_hold(int fd);

@@ -14,10 +14,24 @@
 #include "conn.h"
 #include "export.h"
 #include "real.h"
+#include "report.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
+
+/* A signal handler interrupted this thread inside OpenSSL or inside the
+ * table lock and closes a TLS descriptor: calling OpenSSL again (its
+ * allocator, the object the thread is using) or waiting for the lock could
+ * corrupt or deadlock, so the descriptor is closed plainly, and that is
+ * said. Async-signal-safe (getpeername, snprintf of numbers, write). */
+static void interrupted(int fd)
+{
+    tc_count(TC_COUNT_SKIPPED);
+    tc_report_fd("skipped", TC_LEVEL_WARN, "reason", "interrupted", fd,
+                 "closed from a signal handler that interrupted TLS work on this thread; "
+                 "no close_notify");
+}
 
 /* The program is about to close fd (explicitly or implicitly): unpublish
  * it and, if it was the connection's last descriptor, end the connection.
@@ -29,10 +43,24 @@ static void closing_fd(int fd)
     if (getpid() != tc_pid)
         return;
     int saved = errno;
-    struct tc_conn *c = tc_fd_take(fd);
+    int locked_out = 0;
+    struct tc_conn *c = tc_fd_take(fd, &locked_out);
     if (c) {
-        tc_end_connection(c, TC_TRIGGER_CLOSE, fd);
+        if (tc_in_openssl > 0) {
+            /* Decided for good: a later SSL_free must not write the alert
+             * through the BIO's descriptor number, closed now and maybe
+             * reused by then. */
+            tc_set_flags(c, TC_F_CLAIMED);
+            interrupted(fd);
+        } else {
+            tc_end_connection(c, TC_TRIGGER_CLOSE, fd);
+        }
         tc_conn_put(c);
+    } else if (locked_out) {
+        /* The slot stays published (no lock to change it): a later trigger
+         * finds the descriptor closed or reused (its identity differs) and
+         * sends nothing through it. */
+        interrupted(fd);
     }
     errno = saved;
 }
@@ -52,7 +80,10 @@ TC_EXPORT int shutdown(int fd, int how)
         int saved = errno;
         struct tc_conn *c = tc_fd_hold(fd);
         if (c) {
-            tc_end_connection(c, TC_TRIGGER_SHUTDOWN, fd);
+            if (tc_in_openssl > 0)
+                interrupted(fd);
+            else
+                tc_end_connection(c, TC_TRIGGER_SHUTDOWN, fd);
             tc_conn_put(c);
         }
         errno = saved;

@@ -16,6 +16,14 @@
 
 /* --- bookkeeping around one OpenSSL call ----------------------------------- */
 
+/* Using a connection makes this process its owner (SPEC §4.1). */
+static void own(struct tc_conn *c)
+{
+    unsigned long epoch = TC_LOAD(tc_epoch);
+    if (TC_LOAD(c->owner) != epoch)
+        TC_STORE(c->owner, epoch);
+}
+
 static struct tc_conn *io_enter(SSL *ssl)
 {
     if (!tc_openssl_ready())
@@ -23,15 +31,18 @@ static struct tc_conn *io_enter(SSL *ssl)
     struct tc_conn *c = tc_conn_track(ssl);
     if (c) {
         __atomic_fetch_add(&c->active, 1, __ATOMIC_ACQ_REL);
-        /* Using a connection makes this process its owner (SPEC §4.1). */
-        if (TC_LOAD(c->owner) != tc_pid)
-            TC_STORE(c->owner, tc_pid);
+        tc_in_openssl++;
+        own(c);
     }
     return c;
 }
 
 static void io_leave(struct tc_conn *c)
 {
+    /* Again on the way out: a call that was under way when another thread
+     * forked used the connection after the fork too. */
+    own(c);
+    tc_in_openssl--;
     __atomic_fetch_sub(&c->active, 1, __ATOMIC_ACQ_REL);
 }
 
@@ -289,6 +300,7 @@ TC_EXPORT int SSL_shutdown(SSL *ssl)
         io_leave(c);
         tc_end_connection(c, TC_TRIGGER_QUIET, -1);
         __atomic_fetch_add(&c->active, 1, __ATOMIC_ACQ_REL);
+        tc_in_openssl++;
         before = tc_ossl.SSL_get_shutdown(ssl);
     }
     int r = tc_ossl.SSL_shutdown(ssl);

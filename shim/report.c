@@ -40,6 +40,22 @@ static void peer_name(int fd, char *buf, size_t size)
     }
 }
 
+void tc_report_fd(const char *name, enum tc_level level, const char *key, const char *value,
+                  int fd, const char *detail)
+{
+    if (!tc_log_enabled(level))
+        return;
+    char peer[INET6_ADDRSTRLEN + 16];
+    int errno_saved = errno;
+    peer_name(fd, peer, sizeof peer);
+    errno = errno_saved;
+    struct tc_event ev = {
+        .name = name, .level = level, .fd = fd, .peer = peer[0] ? peer : NULL,
+        .key = key, .value = value, .detail = detail,
+    };
+    tc_log_event(&ev);
+}
+
 /* A custom BIO (curl) hides the connection's socket. At a silent EOF that
  * socket is normally the only TCP socket of the process whose end of stream
  * is pending; when exactly one is, it names the peer of a truncation event.

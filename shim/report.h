@@ -11,6 +11,11 @@
 void tc_report(struct tc_conn *c, SSL *ssl, const char *name, enum tc_level level,
                const char *key, const char *value, int fd, const char *detail);
 
+/* An event about a descriptor whose record cannot be looked at (no bytes,
+ * no TLS version): a close() that interrupted the library itself. */
+void tc_report_fd(const char *name, enum tc_level level, const char *key, const char *value,
+                  int fd, const char *detail);
+
 /* The truncation event: a connection whose socket is unknown (custom BIO)
  * still names its peer when that can be told (report.c). */
 void tc_report_truncation(struct tc_conn *c, SSL *ssl, enum tc_level level, const char *policy);

@@ -1,0 +1,389 @@
+#!/usr/bin/env python3
+"""Fork, signal and EINTR hardening of tlsclose (issue "Hardening", items 3,
+4 and the EINTR part of 5), printed as TAP.
+
+Each program in tests/hardening/ runs under the library against the strict
+peer (tests/peer), and each test asserts what the peer saw on the wire and
+what the library logged (JSON, TLSCLOSE_LOG_LEVEL=info):
+
+fork_handoff    a connection handed to a forked child (SPEC 4.1): the parent
+                closes its copy without using it, then the child reads, writes
+                "more\\n" and closes. The peer sees "more\\n" and one
+                close_notify, sent by the child; the parent sent nothing.
+                Bare, the peer sees no close_notify (so the test can fail).
+spawn_children  vfork + close + _exit, vfork + exec, posix_spawn: the
+                parent's later close sends exactly one close_notify; no other
+                process logs anything.
+fork_threads    forks while worker threads are inside SSL_connect, SSL_read,
+                SSL_write, close, shutdown and SSL_free: no child hangs (each
+                has a hang guard), no child sends anything, every close_notify
+                on the wire is one the parent logged, none is doubled.
+                With --signals also: handlers that close TLS descriptors of
+                the interrupted thread, and signals interrupting the library's
+                waits, all concurrently.
+signal_close    close() from a signal handler: with the library idle
+                (close_notify), while the thread holds the library's table
+                lock (plain close, logged "interrupted", no deadlock), while
+                the thread waits in close() for the peer's reply
+                (TLSCLOSE_WAIT_MS; EINTR in the wait), and a signal
+                interrupting the wait for a full send buffer (EINTR; timeout).
+
+usage: hardening.py [--bin=DIR] [--threaded-only]
+  --bin            where the programs are (default: the build tree's tests/hardening)
+  --threaded-only  only fork_threads, with and without signals (make check-tsan)
+Environment: TC_BUILDDIR, TLSCLOSE_PRELOAD or TLSCLOSE_LIBRARY (make check).
+"""
+
+import argparse
+import collections
+import json
+import os
+import subprocess
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Suite, TIMEOUT, Tap, clean_env, describe, read_line  # noqa: E402
+
+# Hang guards, not performance bars: an ASan build on a slow machine is
+# several times slower. A single-connection program gets RUN_TIMEOUT, the
+# threaded ones THREADED_TIMEOUT.
+RUN_TIMEOUT = 60
+THREADED_TIMEOUT = 300
+PEER_MS = 30000        # the peer's bound per connection
+STALL_PEER_MS = 3000   # --mode=stall: how long the peer watches a stalled connection
+WAIT_MS = "1000"       # TLSCLOSE_WAIT_MS of the reply-wait case; the peer never replies
+MISSED = 3             # signal_close: the watcher missed the wait; run again
+ATTEMPTS = 3
+SKIP = 77
+
+CN_FIN = ("close_notify", "fin")
+
+
+def clean_cn(v):
+    """A close_notify alone, followed by a FIN, nothing after it."""
+    return (v.get("verdict"), v.get("after")) == CN_FIN and v.get("extra") == 0 and \
+        v.get("alerts") == ["warning:close notify"]
+
+
+class PeerReader(threading.Thread):
+    """Collects the peer's verdict lines as they come (a full pipe would
+    block the peer's children)."""
+
+    def __init__(self, proc):
+        super().__init__(daemon=True)
+        self.proc = proc
+        self.lines = []
+
+    def run(self):
+        for line in self.proc.stdout:
+            try:
+                self.lines.append(json.loads(line))
+            except ValueError:
+                self.lines.append({"verdict": "corrupt", "line": line})
+
+
+class Runner(Suite):
+    def __init__(self, args):
+        super().__init__(args, "hardening")
+        self.bin = args.bin or os.path.join(self.build, "tests", "hardening")
+        self.n = 0
+
+    def run(self, argv, count, peer_args=(), env=None, shim=True, timeout=RUN_TIMEOUT,
+            peer_ms=PEER_MS):
+        """Runs the peer (count connections, served in parallel) and the
+        program once. Returns a dict: rc, stdout, stderr, verdicts (by
+        conn order), events, problems."""
+        self.n += 1
+        log = os.path.join(self.tmp, f"run{self.n}.log")
+        penv = clean_env()
+        if shim:
+            penv.update(LD_PRELOAD=self.lib, TLSCLOSE_LOG=log, TLSCLOSE_LOG_LEVEL="info",
+                        TLSCLOSE_LOG_FORMAT="json")
+        penv.update(env or {})
+        cmd = [self.peer, "server", "--parallel", f"--count={count}", f"--cert={self.cert}",
+               f"--key={self.key}", f"--timeout={peer_ms}",
+               f"--total-timeout={timeout * 1000}"] + list(peer_args)
+        res = {"problems": [], "rc": None, "stdout": "", "stderr": "", "events": []}
+        peer = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=clean_env())
+        reader = PeerReader(peer)
+        try:
+            port = read_line(peer, "peer")["port"]
+            reader.start()
+            prog = [os.path.join(self.bin, argv[0])] + list(argv[1:]) + [f"--port={port}"]
+            try:
+                p = subprocess.run(prog, env=penv, capture_output=True, text=True,
+                                   timeout=timeout)
+                res.update(rc=p.returncode, stdout=p.stdout.strip(), stderr=p.stderr.strip())
+            except subprocess.TimeoutExpired:
+                res["problems"].append(f"hang: {argv[0]} killed after {timeout}s")
+            reader.join(TIMEOUT + peer_ms / 1000)
+            if reader.is_alive():
+                res["problems"].append("the peer did not finish")
+        except (RuntimeError, ValueError, KeyError) as e:
+            res["problems"].append(f"setup: {e}")
+        finally:
+            if peer.poll() is None:
+                peer.kill()
+            _, perr = peer.communicate()
+            reader.join(5)
+        if perr.strip():
+            res["problems"].append(f"peer stderr: {perr.strip()[:500]}")
+        res["verdicts"] = sorted(reader.lines, key=lambda v: v.get("conn", 0))
+        if len(res["verdicts"]) != count:
+            res["problems"].append(f"{len(res['verdicts'])} verdicts for {count} connections")
+        if os.path.exists(log):
+            with open(log) as f:
+                res["events"] = [json.loads(line) for line in f if line.strip()]
+        if res["rc"] not in (0, SKIP, MISSED, None):
+            res["problems"].append(f"exit status {res['rc']}: {res['stderr'][-500:]}")
+        return res
+
+    @staticmethod
+    def ok_fields(res):
+        """The key=value pairs of the program's ok line."""
+        for line in res["stdout"].splitlines():
+            if line.startswith("ok "):
+                return dict(kv.split("=", 1) for kv in line[3:].split() if "=" in kv)
+        return None
+
+    @staticmethod
+    def diag(res):
+        return ([f"stdout: {res['stdout']}", f"stderr: {res['stderr'][-800:]}"] +
+                res["problems"] +
+                [f"verdict: {json.dumps(v)}" for v in res["verdicts"][:6]] +
+                [f"event: {json.dumps(e)}" for e in res["events"][:20]])
+
+    # --- fork -------------------------------------------------------------
+
+    def fork_handoff(self, tap):
+        name = "fork: a connection handed to the child, the parent's copy closed unused"
+        res = self.run(["fork_handoff"], 1)
+        f = self.ok_fields(res) or {}
+        v = res["verdicts"][0] if res["verdicts"] else {}
+        problems = list(res["problems"])
+        if res["rc"] != 0 or not f:
+            problems.append("the program did not succeed")
+        if not (clean_cn(v) and v.get("app_in_after") == len("more\n")):
+            problems.append(f"peer saw {describe(v)}, app_in_after {v.get('app_in_after')}: "
+                            "expected the child's more, then one close_notify + fin")
+        sent = [e for e in res["events"] if e.get("event") == "sent"]
+        by_parent = [e for e in res["events"] if str(e.get("tlsclose")) == f.get("parent")
+                     and e.get("event") not in ("summary",)]
+        if len(sent) != 1 or str(sent[0].get("tlsclose")) != f.get("child") or \
+                sent[0].get("trigger") != "close":
+            problems.append(f"expected one sent event (trigger close) from the child: {sent}")
+        if any(e.get("event") != "skipped" or e.get("reason") != "not owner" for e in by_parent):
+            problems.append(f"the parent logged more than 'not owner' skips: {by_parent}")
+        tap.result(not problems, f"{name}: the child's data, then its one close_notify",
+                   problems + self.diag(res))
+
+        res = self.run(["fork_handoff"], 1, shim=False)
+        v = res["verdicts"][0] if res["verdicts"] else {}
+        tap.result(res["rc"] == 0 and v.get("verdict") == "eof" and not res["problems"],
+                   f"{name}, bare: no close_notify (the test above can fail)",
+                   self.diag(res))
+
+    def spawn_children(self, tap):
+        name = "vfork and posix_spawn children do not disturb the parent"
+        res = self.run(["spawn_children"], 1)
+        f = self.ok_fields(res) or {}
+        v = res["verdicts"][0] if res["verdicts"] else {}
+        problems = list(res["problems"])
+        if res["rc"] != 0 or not f:
+            problems.append("the program did not succeed")
+        if not clean_cn(v):
+            problems.append(f"peer saw {describe(v)}: expected one close_notify + fin")
+        others = [e for e in res["events"] if str(e.get("tlsclose")) != f.get("pid")]
+        sent = [e for e in res["events"] if e.get("event") == "sent"]
+        if others:
+            problems.append(f"events from another process: {others}")
+        if len(sent) != 1 or sent[0].get("trigger") != "close":
+            problems.append(f"expected one sent event (trigger close): {sent}")
+        tap.result(not problems, f"{name}: exactly one close_notify, from the parent's close",
+                   problems + self.diag(res))
+
+    def threaded(self, tap, signals):
+        threads, conns, forks, idle = 4, 100, 100, 2
+        count = threads * conns + idle
+        argv = ["fork_threads", f"--threads={threads}", f"--connections={conns}",
+                f"--forks={forks}", f"--idle={idle}"] + (["--signals"] if signals else [])
+        what = (f"{threads} threads x {conns} connections, {forks} forks" +
+                (", signals closing descriptors and interrupting waits" if signals else ""))
+        res = self.run(argv, count, timeout=THREADED_TIMEOUT)
+        f = self.ok_fields(res) or {}
+        verdicts, events = res["verdicts"], res["events"]
+        kinds = collections.Counter(describe(v) for v in verdicts)
+        print(f"# {what}: {res['stdout']}; verdicts {dict(kinds)}")
+
+        problems = list(res["problems"])
+        if res["rc"] != 0 or not f:
+            problems.append("the program did not finish with its ok line")
+        tap.result(not problems, f"{what}: no deadlock, every child exits 0, the program "
+                   "finishes", problems + self.diag(res))
+
+        parent = f.get("pid")
+        sent = [e for e in events if e.get("event") == "sent"]
+        child_sent = [e for e in sent if str(e.get("tlsclose")) != parent]
+        bad = [v for v in verdicts if not clean_cn(v) and v.get("verdict") != "eof"]
+        notified = sum(1 for v in verdicts if clean_cn(v))
+        problems = []
+        if child_sent:
+            problems.append(f"{len(child_sent)} sent events from children: {child_sent[:3]}")
+        if bad:
+            problems.append(f"{len(bad)} verdicts neither a clean close_notify nor eof "
+                            f"(doubled, corrupted?): {bad[:3]}")
+        if notified != len(sent):
+            problems.append(f"{notified} close_notify on the wire, {len(sent)} sent events")
+        tap.result(not problems and len(verdicts) == count,
+                   f"{what}: the children send nothing; every close_notify is the parent's, "
+                   "alone, then a FIN", problems + [f"verdicts {dict(kinds)}"])
+
+        idle_v = [v for v in verdicts if v.get("app_in_after") == len("after fork\n")]
+        tap.result(len(idle_v) == idle and all(clean_cn(v) for v in idle_v),
+                   f"{what}: connections idle across the forks and used again: close_notify",
+                   [json.dumps(v) for v in idle_v])
+
+        warn = collections.Counter((e.get("event"), e.get("reason")) for e in events
+                                   if e.get("level") in ("warn", "error"))
+        interrupted = warn.pop(("skipped", "interrupted"), 0)
+        reused = warn.pop(("skipped", "fd reused"), 0) if signals else 0
+        not_owner = sum(1 for e in events if str(e.get("tlsclose")) == parent and
+                        e.get("reason") == "not owner")
+        eof = sum(1 for v in verdicts if v.get("verdict") == "eof")
+        problems = []
+        if warn:
+            problems.append(f"unexpected warn-level events: {dict(warn)}")
+        if reused > interrupted:
+            problems.append(f"{reused} 'fd reused' for {interrupted} interrupted closes")
+        if eof > interrupted + not_owner:
+            problems.append(f"{eof} connections without close_notify, explained by only "
+                            f"{interrupted} interrupted closes and {not_owner} parent "
+                            "'not owner' skips (a fork between the last I/O and the end)")
+        if signals and f and int(f.get("parked", 0)) == 0:
+            problems.append("no descriptor was closed from a signal handler")
+        tap.result(not problems, f"{what}: every missing close_notify is logged "
+                   f"(interrupted {interrupted}, parent not owner {not_owner}, eof {eof})",
+                   problems)
+
+    # --- signals ----------------------------------------------------------
+
+    def signal_run(self, mode, count, **kw):
+        """signal_close MODE, again when its watcher missed the wait."""
+        for _ in range(ATTEMPTS):
+            res = self.run(["signal_close", mode], count, **kw)
+            if res["rc"] != MISSED:
+                break
+        return res
+
+    def event_for(self, res, fd, event=None):
+        return [e for e in res["events"] if e.get("fd") == fd and
+                (event is None or e.get("event") == event)]
+
+    def signal_handler(self, tap):
+        name = "close() from a signal handler, the library idle"
+        res = self.signal_run("handler", 1)
+        f = self.ok_fields(res) or {}
+        v = res["verdicts"][0] if res["verdicts"] else {}
+        problems = list(res["problems"])
+        if res["rc"] != 0 or f.get("handler_close") != "0":
+            problems.append("the program or the handler's close failed")
+        if not clean_cn(v):
+            problems.append(f"peer saw {describe(v)}: expected close_notify + fin")
+        if [e.get("trigger") for e in res["events"] if e.get("event") == "sent"] != ["close"]:
+            problems.append("expected one sent event, trigger close")
+        tap.result(not problems, f"{name}: close_notify", problems + self.diag(res))
+
+    def signal_locked(self, tap):
+        name = "close() from a signal handler while the thread holds the library's lock"
+        res = self.signal_run("locked", 2)
+        if res["rc"] == SKIP:
+            tap.skip(name, res["stderr"].splitlines()[-1] if res["stderr"] else "cannot run")
+            return
+        f = self.ok_fields(res) or {}
+        verdicts = res["verdicts"]
+        problems = list(res["problems"])
+        if res["rc"] != 0 or not f:
+            problems.append("the program did not finish (deadlock?) or a close failed")
+        b_fd = int(f.get("b_fd", -2))
+        if len(verdicts) == 2:
+            if not clean_cn(verdicts[0]):
+                problems.append(f"A: {describe(verdicts[0])}, expected close_notify + fin")
+            if verdicts[1].get("verdict") != "eof":
+                problems.append(f"B: {describe(verdicts[1])}, expected a plain close (eof)")
+        logged = [e for e in self.event_for(res, b_fd, "skipped")
+                  if e.get("reason") == "interrupted" and e.get("level") == "warn"]
+        if len(logged) != 1:
+            problems.append(f"expected one warn 'skipped' reason 'interrupted' for fd {b_fd}")
+        if self.event_for(res, b_fd, "sent"):
+            problems.append(f"a sent event for fd {b_fd}")
+        tap.result(not problems, f"{name}: no deadlock, B closed plainly and logged, "
+                   "A's close_notify later", problems + self.diag(res))
+
+    def signal_reply_wait(self, tap):
+        name = ("signal during close()'s wait for the peer's reply (TLSCLOSE_WAIT_MS), "
+                "its handler closing another TLS descriptor")
+        res = self.signal_run("reply-wait", 2, env={"TLSCLOSE_WAIT_MS": WAIT_MS})
+        f = self.ok_fields(res) or {}
+        verdicts = res["verdicts"]
+        problems = list(res["problems"])
+        if res["rc"] != 0 or not f:
+            problems.append("the program did not finish, or the signal never hit the wait")
+        if f.get("close") != "0" or f.get("errno_kept") != "1":
+            problems.append("close() did not return 0 with the program's errno kept")
+        b_fd = int(f.get("b_fd", -2))
+        if len(verdicts) == 2:
+            for which, v in zip("AB", verdicts):
+                if not clean_cn(v):
+                    problems.append(f"{which}: {describe(v)}, expected close_notify + fin")
+        sent = [e for e in res["events"] if e.get("event") == "sent"]
+        if sorted(e.get("fd") == b_fd for e in sent) != [False, True] or \
+                any(e.get("detail") for e in sent):
+            problems.append(f"expected one sent event for each, unanswered: {sent}")
+        warn = [e for e in res["events"] if e.get("level") == "warn"]
+        if warn:
+            problems.append(f"warn events: {warn}")
+        tap.result(not problems, f"{name}: EINTR absorbed, B's close_notify from the handler "
+                   "(the thread slept in poll), then A's, errno kept", problems + self.diag(res))
+
+    def signal_pollout(self, tap):
+        name = "signal during close()'s wait for a full send buffer (EINTR)"
+        res = self.signal_run("pollout", 1, peer_args=["--mode=stall"], peer_ms=STALL_PEER_MS)
+        f = self.ok_fields(res) or {}
+        v = res["verdicts"][0] if res["verdicts"] else {}
+        problems = list(res["problems"])
+        if res["rc"] != 0 or f.get("close") != "0" or f.get("errno_kept") != "1":
+            problems.append("close() did not return 0 with the program's errno kept")
+        if v.get("verdict") != "stalled":
+            problems.append(f"peer saw {describe(v)}, expected stalled (no TLS byte taken)")
+        reasons = [e.get("reason") for e in res["events"] if e.get("event") == "skipped"]
+        if reasons != ["timeout"] or [e for e in res["events"] if e.get("event") == "sent"]:
+            problems.append(f"expected one skipped event, reason timeout: {reasons}")
+        tap.result(not problems, f"{name}: the wait is resumed, gives up within its bound "
+                   "(logged), errno kept", problems + self.diag(res))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", help="directory of the built programs")
+    ap.add_argument("--threaded-only", action="store_true")
+    args = ap.parse_args()
+    tap = Tap()
+    r = Runner(args)
+    if not args.threaded_only:
+        r.fork_handoff(tap)
+        r.spawn_children(tap)
+    r.threaded(tap, signals=False)
+    if not args.threaded_only:
+        r.signal_handler(tap)
+        r.signal_locked(tap)
+        r.signal_reply_wait(tap)
+        r.signal_pollout(tap)
+    r.threaded(tap, signals=True)
+    r.finish(tap)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
