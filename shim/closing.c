@@ -145,8 +145,9 @@ static void bio_switch_leave(struct bio_switch *s)
  * quiet shutdown must be overridden (TLSCLOSE_NOTIFY=always). *silent is set
  * when there is nothing to report (the program already sent close_notify);
  * *final when the reason cannot change, so the decision is made once. */
-static const char *reason_not_to_send(struct tc_conn *c, SSL *ssl, int fd, int *override,
-                                      int *silent, enum tc_level *level, int *final)
+static const char *reason_not_to_send(struct tc_conn *c, SSL *ssl, int fd, int fd_closed,
+                                      int *override, int *silent, enum tc_level *level,
+                                      int *final)
 {
     unsigned flags = tc_flags(c);
     *override = 0;
@@ -177,6 +178,12 @@ static const char *reason_not_to_send(struct tc_conn *c, SSL *ssl, int fd, int *
         *override = 1;
     }
     *level = TC_LEVEL_WARN;
+    /* Every descriptor of the connection was closed without close_notify
+     * (the close found the object busy, or came from a signal handler):
+     * writing through the SSL's BIO now would hit a closed number, or
+     * another file that reuses it. */
+    if (fd_closed)
+        return "fd closed";
     *final = 0; /* a busy object or a pending write may be done by the next trigger */
     if (TC_LOAD(c->active) > 0)
         return "busy";
@@ -268,13 +275,15 @@ void tc_end_connection(struct tc_conn *c, enum tc_trigger trigger, int fd)
     if (cfg->notify == TC_NOTIFY_OFF || !ssl || (tc_flags(c) & TC_F_FREEING))
         return;
     int saved_errno = errno;
+    int fd_closed = 0;
     if (fd < 0)
-        fd = tc_conn_any_fd(c);
+        fd = tc_conn_any_fd(c, &fd_closed);
 
     int override, silent;
     enum tc_level level;
     int final;
-    const char *reason = reason_not_to_send(c, ssl, fd, &override, &silent, &level, &final);
+    const char *reason = reason_not_to_send(c, ssl, fd, fd_closed, &override, &silent, &level,
+                                            &final);
     if (!reason && (tc_set_flags(c, TC_F_CLAIMED) & TC_F_CLAIMED)) {
         reason = "already sent"; /* another thread got here first */
         silent = 1;

@@ -88,6 +88,33 @@ static int table_acquire(void)
     return 1;
 }
 
+/* As table_acquire, waiting at most TABLE_WAIT_BOUND_MS, for the close()
+ * path, which a signal handler may run: a handler that interrupted another
+ * thread's malloc() while a third thread forks would wait for the lock
+ * fork()'s prepare handler holds, and fork() waits for that malloc lock.
+ * Nothing else holds the lock for more than a few table updates, so the
+ * bound is only ever reached in such a deadlock. */
+#define TABLE_WAIT_BOUND_MS 200
+static int table_acquire_bounded(void)
+{
+    if (lock_depth > 0)
+        return table_acquire(); /* try-lock only */
+    lock_depth++;
+    if (pthread_mutex_trylock(&table_lock) == 0)
+        return 1;
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_nsec += TABLE_WAIT_BOUND_MS * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    if (pthread_mutex_clocklock(&table_lock, CLOCK_MONOTONIC, &deadline) == 0)
+        return 1;
+    lock_depth--;
+    return 0;
+}
+
 static void table_release(void)
 {
     pthread_mutex_unlock(&table_lock);
@@ -279,7 +306,7 @@ static int alive_locked(struct tc_conn *c)
 struct tc_conn *tc_fd_take(int fd, int *locked_out)
 {
     struct tc_conn *held = NULL;
-    if (!table_acquire()) {
+    if (!table_acquire_bounded()) {
         *locked_out = 1;
         return NULL;
     }
@@ -338,9 +365,10 @@ void tc_fd_foreach_in(unsigned int first, unsigned int last, void (*fn)(int fd))
     }
 }
 
-int tc_conn_any_fd(struct tc_conn *c)
+int tc_conn_any_fd(struct tc_conn *c, int *closed)
 {
     int found = -1;
+    *closed = 0;
     if (!table_acquire())
         return -1;
     if (c->fd >= 0 && tc_fd_peek(c->fd) == c) {
@@ -357,6 +385,7 @@ int tc_conn_any_fd(struct tc_conn *c)
                 }
         }
     }
+    *closed = found < 0 && c->fd >= 0;
     table_release();
     return found;
 }

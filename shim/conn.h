@@ -123,8 +123,11 @@ void tc_fd_copied(int oldfd, int newfd);
 /* Call fn for each descriptor in [first, last] that maps to a record. */
 void tc_fd_foreach_in(unsigned int first, unsigned int last, void (*fn)(int fd));
 
-/* A descriptor through which c's connection can still be written, or -1. */
-int tc_conn_any_fd(struct tc_conn *c);
+/* A descriptor through which c's connection can still be written, or -1.
+ * *closed is set when the connection had a descriptor and every descriptor
+ * for it has been closed since: the socket is gone, and the number its BIO
+ * still names may belong to another file by now. */
+int tc_conn_any_fd(struct tc_conn *c, int *closed);
 
 /* Take / drop a reference. */
 void tc_conn_hold(struct tc_conn *c);

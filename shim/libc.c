@@ -24,13 +24,16 @@
  * table lock and closes a TLS descriptor: calling OpenSSL again (its
  * allocator, the object the thread is using) or waiting for the lock could
  * corrupt or deadlock, so the descriptor is closed plainly, and that is
- * said. Async-signal-safe (getpeername, snprintf of numbers, write). */
+ * said. The same when the table stayed locked past its bound (a handler
+ * that interrupted malloc() while another thread forks: see
+ * table_acquire_bounded). Async-signal-safe (getpeername, snprintf of
+ * numbers, write). */
 static void interrupted(int fd)
 {
     tc_count(TC_COUNT_SKIPPED);
     tc_report_fd("skipped", TC_LEVEL_WARN, "reason", "interrupted", fd,
-                 "closed from a signal handler that interrupted TLS work on this thread; "
-                 "no close_notify");
+                 "closed from a signal handler that interrupted TLS work, or while the "
+                 "library's table stayed locked; no close_notify");
 }
 
 /* The program is about to close fd (explicitly or implicitly): unpublish

@@ -28,11 +28,16 @@ static struct tc_conn *io_enter(SSL *ssl)
 {
     if (!tc_openssl_ready())
         return NULL;
+    /* Counted before the lookup: creating a record allocates, and a
+     * signal handler's close() must not call OpenSSL (which allocates too)
+     * on top of an interrupted malloc(). */
+    tc_in_openssl++;
     struct tc_conn *c = tc_conn_track(ssl);
     if (c) {
         __atomic_fetch_add(&c->active, 1, __ATOMIC_ACQ_REL);
-        tc_in_openssl++;
         own(c);
+    } else {
+        tc_in_openssl--;
     }
     return c;
 }

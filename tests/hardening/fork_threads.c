@@ -9,9 +9,13 @@
  * one after the other: hello/world, SSL_write "more\n", and an end drawn in
  * turn: close then SSL_free, SSL_free then close, shutdown(SHUT_RDWR) then
  * close and SSL_free, and with --signals also "parked": the descriptor is
- * handed to a signaller thread, which sends the worker SIGUSR1 at whatever
- * point it has reached with its next connection (inside SSL_connect,
- * SSL_read, close, ...); the handler closes the parked descriptor. With
+ * handed to a signaller thread, which sends the worker SIGUSR1; the handler
+ * closes the parked descriptor. Workers keep SIGUSR1 blocked except inside
+ * SSL_write (through the library, into OpenSSL) and while they wait for
+ * the handler (ppoll), so the handler runs only where the program itself
+ * could call close() from a handler safely: a close() that interrupted
+ * malloc() in the program's own code would make the library call OpenSSL,
+ * which allocates, on top of it (a limit the library documents). With
  * --signals the signaller also sends SIGUSR2 (a handler that only clobbers
  * and restores errno) to random workers all the time, interrupting the
  * library's waits (EINTR). Both handlers are SA_RESTART: the program's own
@@ -136,10 +140,14 @@ static void unpark(struct worker *w)
 	/* poll() first: ThreadSanitizer runs a handler only when the thread
 	 * enters one of its interceptors or blocks in one it knows as blocking,
 	 * and a read() restarted by SA_RESTART would never let it in. */
+	sigset_t open_mask;
+
+	pthread_sigmask(SIG_SETMASK, NULL, &open_mask);
+	sigdelset(&open_mask, SIGUSR1);
 	for (;;) {
 		struct pollfd p = { .fd = w->done[0], .events = POLLIN };
 
-		if (poll(&p, 1, -1) == 1)
+		if (ppoll(&p, 1, NULL, &open_mask) == 1)
 			break;
 		if (errno != EINTR)
 			sample_fail("poll(done) failed");
@@ -159,12 +167,19 @@ static void *work(void *arg)
 	struct worker *w = arg;
 	int kinds = opt_signals ? 4 : 3;
 
+	sigset_t usr1;
+
 	self = w;
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
 	for (int i = 0; i < opt_connections; i++) {
 		struct sample s;
 
 		sample_connect(&s);
+		pthread_sigmask(SIG_UNBLOCK, &usr1, NULL);
 		sample_write(&s, "more\n");
+		pthread_sigmask(SIG_BLOCK, &usr1, NULL);
 		switch ((i + w->index) % kinds) {
 		case 0:
 			close(s.fd);
