@@ -140,8 +140,9 @@ static void bio_switch_leave(struct bio_switch *s)
  * quiet shutdown must be overridden (TLSCLOSE_NOTIFY=always). *silent is set
  * when there is nothing to report (the program already sent close_notify);
  * *final when the reason cannot change, so the decision is made once. */
-static const char *reason_not_to_send(struct tc_conn *c, SSL *ssl, int fd, int *override,
-                                      int *silent, enum tc_level *level, int *final)
+static const char *reason_not_to_send(struct tc_conn *c, SSL *ssl, int fd, pid_t self,
+                                      int *override, int *silent, enum tc_level *level,
+                                      int *final)
 {
     unsigned flags = tc_flags(c);
     *override = 0;
@@ -152,7 +153,7 @@ static const char *reason_not_to_send(struct tc_conn *c, SSL *ssl, int fd, int *
         *silent = 1;
         return "already sent";
     }
-    if (getpid() != TC_LOAD(c->owner))
+    if (self != TC_LOAD(c->owner))
         return "not owner";
     *final = 1; /* the connection's state cannot come back from these */
     if (flags & TC_F_FAILED)
@@ -263,10 +264,13 @@ void tc_end_connection(struct tc_conn *c, enum tc_trigger trigger, int fd)
     if (fd < 0)
         fd = tc_conn_any_fd(c);
 
+    /* The close and shutdown wrappers (libc.c) checked getpid() == tc_pid
+     * already, for vfork() children: one system call per close, not two. */
+    pid_t self = trigger == TC_TRIGGER_CLOSE || trigger == TC_TRIGGER_SHUTDOWN ? tc_pid : getpid();
     int override, silent;
     enum tc_level level;
     int final;
-    const char *reason = reason_not_to_send(c, ssl, fd, &override, &silent, &level, &final);
+    const char *reason = reason_not_to_send(c, ssl, fd, self, &override, &silent, &level, &final);
     if (!reason && (tc_set_flags(c, TC_F_CLAIMED) & TC_F_CLAIMED)) {
         reason = "already sent"; /* another thread got here first */
         silent = 1;

@@ -29,38 +29,40 @@ static struct tc_conn ignored;
  * Two levels, so memory follows the highest descriptor in use: 1024 chunks
  * of 1024 slots cover descriptors below 2^20 (Linux's default nr_open);
  * higher descriptors are not tracked. Chunks are allocated under the lock
- * and never freed, so a lock-free reader can always dereference one. */
-#define CHUNK_BITS 10
-#define CHUNK_SLOTS (1u << CHUNK_BITS)
-#define CHUNKS 1024u
-#define FD_LIMIT (CHUNKS * CHUNK_SLOTS)
+ * and never freed, so a lock-free reader can always dereference one. A chunk
+ * not allocated yet is the shared all-NULL tc_fd_empty_chunk, never written:
+ * the lookup of close() (tc_fd_peek, inline in conn.h) then has no branch
+ * on whether a chunk exists, and costs the same instructions whether no
+ * connection or 10,000 are tracked. */
+struct tc_conn *tc_fd_empty_chunk[TC_FD_CHUNK_SLOTS];
+struct tc_conn **tc_fd_chunks[TC_FD_CHUNKS] = { [0 ... TC_FD_CHUNKS - 1] = tc_fd_empty_chunk };
 
-static struct tc_conn **fd_chunks[CHUNKS];
+#define CHUNK_BITS TC_FD_CHUNK_BITS
+#define CHUNK_SLOTS TC_FD_CHUNK_SLOTS
+#define CHUNKS TC_FD_CHUNKS
+#define FD_LIMIT TC_FD_LIMIT
+
+/* The chunk of fd's slots, or NULL when none is allocated. */
+static struct tc_conn **chunk_of(unsigned int fd)
+{
+    struct tc_conn **chunk = __atomic_load_n(&tc_fd_chunks[fd >> CHUNK_BITS], __ATOMIC_ACQUIRE);
+    return chunk == tc_fd_empty_chunk ? NULL : chunk;
+}
 
 static struct tc_conn **slot_of(int fd, int create)
 {
     if (fd < 0 || (unsigned)fd >= FD_LIMIT)
         return NULL;
-    struct tc_conn **chunk = __atomic_load_n(&fd_chunks[(unsigned)fd >> CHUNK_BITS], __ATOMIC_ACQUIRE);
+    struct tc_conn **chunk = chunk_of((unsigned)fd);
     if (!chunk) {
         if (!create)
             return NULL;
         chunk = calloc(CHUNK_SLOTS, sizeof *chunk);
         if (!chunk)
             return NULL;
-        __atomic_store_n(&fd_chunks[(unsigned)fd >> CHUNK_BITS], chunk, __ATOMIC_RELEASE);
+        __atomic_store_n(&tc_fd_chunks[(unsigned)fd >> CHUNK_BITS], chunk, __ATOMIC_RELEASE);
     }
     return &chunk[(unsigned)fd & (CHUNK_SLOTS - 1)];
-}
-
-struct tc_conn *tc_fd_peek(int fd)
-{
-    if ((unsigned)fd >= FD_LIMIT)
-        return NULL;
-    struct tc_conn **chunk = __atomic_load_n(&fd_chunks[(unsigned)fd >> CHUNK_BITS], __ATOMIC_ACQUIRE);
-    if (!chunk)
-        return NULL;
-    return __atomic_load_n(&chunk[(unsigned)fd & (CHUNK_SLOTS - 1)], __ATOMIC_ACQUIRE);
 }
 
 /* --- locking --------------------------------------------------------------
@@ -318,7 +320,7 @@ void tc_fd_foreach_in(unsigned int first, unsigned int last, void (*fn)(int fd))
     if (last >= FD_LIMIT)
         last = FD_LIMIT - 1;
     for (unsigned int fd = first; fd <= last;) {
-        struct tc_conn **chunk = __atomic_load_n(&fd_chunks[fd >> CHUNK_BITS], __ATOMIC_ACQUIRE);
+        struct tc_conn **chunk = chunk_of(fd);
         if (!chunk) {
             fd = ((fd >> CHUNK_BITS) + 1) << CHUNK_BITS; /* skip the empty chunk */
             continue;
@@ -340,7 +342,7 @@ int tc_conn_any_fd(struct tc_conn *c)
         /* The SSL's own descriptor was closed but a dup of it is open:
          * rare, so a scan of the table is acceptable here. */
         for (unsigned int ci = 0; ci < CHUNKS && found < 0; ci++) {
-            struct tc_conn **chunk = fd_chunks[ci];
+            struct tc_conn **chunk = chunk_of(ci << CHUNK_BITS);
             for (unsigned int i = 0; chunk && i < CHUNK_SLOTS; i++)
                 if (chunk[i] == c) {
                     found = (int)((ci << CHUNK_BITS) | i);

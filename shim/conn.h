@@ -88,9 +88,26 @@ void tc_conn_learn_fd(struct tc_conn *c, SSL *ssl);
 /* Forget per-connection state (SSL_clear reuses the object). */
 void tc_conn_reset(struct tc_conn *c);
 
+/* The fd table (conn.c), exposed only for tc_fd_peek below. */
+#define TC_FD_CHUNK_BITS 10
+#define TC_FD_CHUNK_SLOTS (1u << TC_FD_CHUNK_BITS)
+#define TC_FD_CHUNKS 1024u
+#define TC_FD_LIMIT (TC_FD_CHUNKS * TC_FD_CHUNK_SLOTS)
+extern struct tc_conn **tc_fd_chunks[TC_FD_CHUNKS];
+extern struct tc_conn *tc_fd_empty_chunk[TC_FD_CHUNK_SLOTS];
+
 /* Lock-free: the record a descriptor maps to, or NULL. Only compared with
- * NULL by callers; dereferenced only through the functions below. */
-struct tc_conn *tc_fd_peek(int fd);
+ * NULL by callers; dereferenced only through the functions below. Inline:
+ * close() of every descriptor that is not TLS pays exactly this (two loads,
+ * no branch on the table's state; SPEC section 6, make bench). */
+static inline struct tc_conn *tc_fd_peek(int fd)
+{
+    if ((unsigned)fd >= TC_FD_LIMIT)
+        return NULL;
+    struct tc_conn **chunk =
+        __atomic_load_n(&tc_fd_chunks[(unsigned)fd >> TC_FD_CHUNK_BITS], __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&chunk[(unsigned)fd & (TC_FD_CHUNK_SLOTS - 1)], __ATOMIC_ACQUIRE);
+}
 
 /* The program is closing fd: unpublish its slot (before the real close, so
  * a thread that gets the recycled number never sees this entry). Returns
