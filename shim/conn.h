@@ -42,6 +42,7 @@ struct tc_conn {
     SSL *ssl;                 /* NULL once the SSL object is freed (tc_lock) */
     int fd;                   /* descriptor the SSL writes to, -1 if none (custom BIO) */
     int has_identity;         /* dev/ino valid */
+    int is_socket;            /* fd was a socket when learned (send() works) */
     dev_t dev;                /* identity of fd's open file when learned: a later */
     ino_t ino;                /* descriptor with the same number is not ours */
     pid_t owner;              /* last process that did TLS I/O on it (atomic) */
@@ -71,6 +72,22 @@ static inline void tc_clear_flags(struct tc_conn *c, unsigned f)
 /* The process id as the shim knows it: set at start-up and in the atfork
  * child handler, so the I/O path never needs a getpid() system call. */
 extern pid_t tc_pid;
+
+/* This thread's memo of its last SSL -> record lookup (conn.c): the record,
+ * without calling into OpenSSL, when the thread asks about the same SSL again
+ * and no record was detached since. NULL otherwise (then ask tc_conn_get). */
+extern unsigned long tc_conn_generation;
+extern __thread SSL *tc_memo_ssl __attribute__((tls_model("initial-exec")));
+extern __thread struct tc_conn *tc_memo_conn __attribute__((tls_model("initial-exec")));
+extern __thread unsigned long tc_memo_gen __attribute__((tls_model("initial-exec")));
+
+static inline struct tc_conn *tc_conn_memo(SSL *ssl)
+{
+    return tc_memo_ssl == ssl &&
+                   tc_memo_gen == __atomic_load_n(&tc_conn_generation, __ATOMIC_ACQUIRE)
+               ? tc_memo_conn
+               : NULL;
+}
 
 /* Register the ex_data index (OpenSSL must be bound). 1 on success. */
 int tc_conn_setup(void);
