@@ -86,7 +86,8 @@ class Bench:
         self.log = open(os.path.join(self.tmp, "stderr.log"), "w")
         self.cert = os.path.join(self.tmp, "cert.pem")
         self.key = os.path.join(self.tmp, "key.pem")
-        for p in ("bench/server", "bench/bulk", "bench/short", "bench/close", "tests/peer"):
+        for p in ("bench/server", "bench/bulk", "bench/short", "bench/close", "bench/hold",
+                  "tests/peer"):
             if not os.access(self.prog(p), os.X_OK):
                 raise Setup(f"{self.prog(p)} is not built (run make bench)")
         if not os.path.exists(self.lib):
@@ -96,6 +97,7 @@ class Bench:
         self.strace = shutil.which("strace")
         self.stunnel = shutil.which("stunnel4") or shutil.which("stunnel")
         self.failed = []
+        self.close_pipe_ir = None  # item 1's shimmed count, for item 4's comparison
 
     def prog(self, name):
         return os.path.join(self.build, name)
@@ -270,6 +272,8 @@ def item_close(b, t):
                                                            "bench_close_batch")[0], r * 1000), 2, 4)
                   for s in (False, True)}
             extra = ir[True] - ir[False]
+            if kind == "pipe":
+                b.close_pipe_ir = ir[True]
             t.add("1", f"close({name}): instructions/call", f"{ir[False]:.1f}", f"{ir[True]:.1f}",
                   f"{extra:+.1f}", "<= +20", wall, verdict(b, extra <= 20, f"close {kind} instr"))
         else:
@@ -284,6 +288,47 @@ def item_close(b, t):
                   verdict(b, abs(extra) < 0.005, f"close {kind} syscalls"))
         t.add("1", f"close({name}): ns/call (median)", ns.split(" / ")[0], ns.split(" / ")[1],
               "", "report", wall, "")
+
+
+# --- items 1 and 4 with live connections (bench/hold) -------------------------------
+
+def item_hold(b, t):
+    """close() of pipes with N live TLS connections in the process (both ends
+    of each in-process connection are tracked: 2N records), and the memory
+    they take. Judged against the counts of item 1 without connections."""
+    a = b.args
+    n = a.hold
+    prog = [b.prog("bench/hold"), f"--cert={b.cert}", f"--key={b.key}", f"--connections={n}",
+            "--kind=pipe", "--batch=1000"]
+    runs = alternate({s: (lambda s=s: b.client(prog + [f"--rounds={a.close_rounds}"], s))
+                      for s in (False, True)}, a.rounds)
+    held = runs[True][0]["connections"]
+    wall = ratio_text([x["ns_per_call"] / y["ns_per_call"] for x, y in zip(runs[True], runs[False])])
+    if b.valgrind:
+        ir = {s: slope(lambda r, s=s: (b.instructions(prog + [f"--rounds={r}"], s,
+                                                       "bench_close_batch")[0], r * 1000), 2, 4)
+              for s in (False, True)}
+        none = b.close_pipe_ir
+        extra = ir[True] - ir[False]
+        same = none is None or abs(ir[True] - none) < 0.05
+        t.add("1", f"close(pipe), {held} live TLS conns ({2 * held} tracked): instructions/call",
+              f"{ir[False]:.1f}", f"{ir[True]:.1f}",
+              f"{extra:+.1f}" + ("" if none is None else f"; shimmed without conns {none:.1f}"),
+              "<= +20, same", wall, verdict(b, extra <= 20 and same, "close with conns instr"))
+    if b.strace:
+        sc = {s: syscall_slope(lambda r, s=s: (b.syscalls(prog + [f"--rounds={r}"], s)[0],
+                                               r * 1000), 2, 4) for s in (False, True)}
+        extra = sc[True][0] - sc[False][0]
+        t.add("1", f"close(pipe), {held} live TLS conns: syscalls/call (incl. pipe())",
+              f"{sc[False][0]:.2f}", f"{sc[True][0]:.2f}", f"{extra:+.2f}", "+0", "-",
+              verdict(b, abs(extra) < 0.005, "close with conns syscalls"))
+    rss = {s: statistics.median(r["rss_kib"] for r in runs[s]) for s in (False, True)}
+    per = (rss[True] - rss[False]) * 1024 / (2 * held) if held else 0
+    t.add("4", f"RSS with {held} live TLS conns (KiB, median)", f"{rss[False]:.0f}",
+          f"{rss[True]:.0f}", f"x{rss[True] / rss[False]:.3f}", "report",
+          ratio_text([x["rss_kib"] / y["rss_kib"] for x, y in zip(runs[True], runs[False])]), "")
+    t.add("4", "bytes per tracked connection (RSS difference / records)", "", f"{per:.0f}", "",
+          "small, fixed", "-", "")
 
 
 # --- item 2: bulk SSL_read ---------------------------------------------------------
@@ -530,7 +575,8 @@ def main():
     p.add_argument("--count-large", type=int, default=60)
     p.add_argument("--sys-small", type=int, default=50, help="connections, strace runs")
     p.add_argument("--sys-large", type=int, default=250)
-    p.add_argument("--items", default="1,2,3,5")
+    p.add_argument("--items", default="1,4,2,3,5")
+    p.add_argument("--hold", type=int, default=10000, help="live TLS connections, item 4")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown too")
     a = p.parse_args()
     try:
@@ -539,7 +585,7 @@ def main():
         print(f"bench: {e}", file=sys.stderr)
         return 2
     t = Table()
-    items = {"1": item_close, "2": item_bulk, "3": item_short, "5": item_proxy}
+    items = {"1": item_close, "2": item_bulk, "3": item_short, "4": item_hold, "5": item_proxy}
     try:
         for i in a.items.split(","):
             print(f"bench: item {i}...", file=sys.stderr, flush=True)
