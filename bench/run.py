@@ -495,6 +495,18 @@ def free_port():
     return port
 
 
+def listening(port):
+    """Whether something accepts on 127.0.0.1:port (stunnel logs that its
+    configuration is done; the accepting socket is checked, bounded)."""
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            select.select([], [], [], 0.05)
+    return False
+
+
 def stunnel_start(b, backend_port):
     """stunnel accepting TLS 1.3 on a free port, forwarding to backend_port.
     It cannot report an ephemeral port, so a free one is picked first (and
@@ -503,7 +515,7 @@ def stunnel_start(b, backend_port):
         port = free_port()
         conf = os.path.join(b.tmp, "stunnel.conf")
         with open(conf, "w") as f:
-            f.write(f"foreground = yes\npid =\ndebug = 4\nsyslog = no\n"
+            f.write(f"foreground = yes\npid =\ndebug = 5\nsyslog = no\n"
                     f"[bench]\naccept = 127.0.0.1:{port}\nconnect = 127.0.0.1:{backend_port}\n"
                     f"cert = {b.cert}\nkey = {b.key}\n"
                     f"sslVersionMin = TLSv1.3\nsslVersionMax = TLSv1.3\n")
@@ -514,7 +526,7 @@ def stunnel_start(b, backend_port):
             line = proc.stderr.readline() if r else ""
             if not line or "Configuration successful" in line or "Error" in line:
                 break
-        if line and "Configuration successful" in line:
+        if line and "Configuration successful" in line and listening(port):
             # stderr stays a pipe: drain it in the background so stunnel never blocks on it.
             drain = subprocess.Popen(["cat"], stdin=proc.stderr, stdout=b.log)
             return proc, port, drain
@@ -531,7 +543,11 @@ def proxy_run(b, mode, proxy):
     opts = ["--mode=" + mode] + ([f"--bytes={a.bulk_bytes}"] if mode == "bulk" else [])
     if proxy:
         srv = Server([b.prog("bench/server"), "--plain", *opts], clean_env(), b.log)
-        st, port, drain = stunnel_start(b, srv.port)
+        try:
+            st, port, drain = stunnel_start(b, srv.port)
+        except Setup:
+            srv.stop()
+            raise
     else:
         srv = b.server(*opts, "--tls1.3", "--end=close", shim=True)
         port = srv.port
