@@ -146,6 +146,7 @@ static void bio_switch_leave(struct bio_switch *s)
  * when there is nothing to report (the program already sent close_notify);
  * *final when the reason cannot change, so the decision is made once. */
 static const char *reason_not_to_send(struct tc_conn *c, SSL *ssl, int fd, int fd_closed,
+                                      int pid_checked,
                                       int *override, int *silent, enum tc_level *level,
                                       int *final)
 {
@@ -158,8 +159,10 @@ static const char *reason_not_to_send(struct tc_conn *c, SSL *ssl, int fd, int f
         *silent = 1;
         return "already sent";
     }
-    /* getpid(): a vfork() child shares our memory, epoch included. */
-    if (getpid() != tc_pid || TC_LOAD(c->owner) != TC_LOAD(tc_epoch))
+    /* getpid(): a vfork() child shares our memory, epoch included. The close
+     * and shutdown wrappers (libc.c) compared getpid() with tc_pid already:
+     * one system call per close, not two. */
+    if ((!pid_checked && getpid() != tc_pid) || TC_LOAD(c->owner) != TC_LOAD(tc_epoch))
         return "not owner";
     *final = 1; /* the connection's state cannot come back from these */
     if (flags & TC_F_FAILED)
@@ -225,6 +228,108 @@ static enum outcome write_alert(SSL *ssl, int fd, long long deadline, int *epipe
     }
 }
 
+/* --- the alert through a memory BIO ------------------------------------------
+ * The usual way out, with no system call but the send itself (SPEC section 6:
+ * a sloppy client under the shim costs at most 4 system calls more than a
+ * correct one): the real SSL_shutdown writes the alert record into a memory
+ * BIO put in place of the socket BIO for that one call, and the shim sends
+ * the bytes with send(MSG_NOSIGNAL | MSG_DONTWAIT). MSG_NOSIGNAL does what
+ * blocking SIGPIPE does (two sigprocmask calls saved), MSG_DONTWAIT what the
+ * poll() before a write to a blocking socket does (poll runs only when the
+ * send buffer is full, for the same bounded wait). It applies when the SSL
+ * writes straight into a descriptor BIO (no filter BIO in front, no kernel
+ * TLS) over a socket; otherwise the alert goes out through OpenSSL's own
+ * write, guarded as above.
+ * One memory BIO serves the process, taken with an atomic flag: a thread
+ * that finds it taken (another thread closing at the same moment, a signal
+ * handler inside a close) uses the guarded path rather than wait. It is
+ * allocated once and never freed. */
+static BIO *alert_bio;
+static int alert_bio_busy;
+
+static BIO *alert_bio_take(void)
+{
+    if (!tc_ossl.SSL_set0_wbio || !tc_ossl.BIO_new || !tc_ossl.BIO_s_mem || !tc_ossl.BIO_up_ref)
+        return NULL;
+    if (__atomic_exchange_n(&alert_bio_busy, 1, __ATOMIC_ACQUIRE))
+        return NULL;
+    if (!alert_bio)
+        alert_bio = tc_ossl.BIO_new(tc_ossl.BIO_s_mem());
+    if (!alert_bio) {
+        __atomic_store_n(&alert_bio_busy, 0, __ATOMIC_RELEASE);
+        return NULL;
+    }
+    tc_ossl.BIO_ctrl(alert_bio, TC_BIO_CTRL_RESET, 0, NULL);
+    return alert_bio;
+}
+
+static void alert_bio_give(void)
+{
+    __atomic_store_n(&alert_bio_busy, 0, __ATOMIC_RELEASE);
+}
+
+/* 1 when the alert can go through the memory BIO: fd is a socket and the
+ * SSL writes straight into a descriptor BIO without kernel TLS. */
+static int plain_socket_wbio(struct tc_conn *c, SSL *ssl, int fd)
+{
+    if (fd < 0 || !c->is_socket)
+        return 0;
+    BIO *w = tc_ossl.SSL_get_wbio(ssl);
+    /* A descriptor BIO is a source/sink: when the SSL's own write BIO is
+     * one, no filter BIO sits in front of it. Kernel TLS exists only when
+     * the program asked for it (3.x: SSL_OP_ENABLE_KTLS). */
+    if (!w || !tc_ossl.BIO_method_type || !(tc_ossl.BIO_method_type(w) & TC_BIO_TYPE_DESCRIPTOR))
+        return 0;
+    if (tc_ossl_v3)
+        return !(tc_ossl.SSL_get_options(ssl) & TC_SSL_OP_ENABLE_KTLS);
+    return tc_ossl.BIO_ctrl(w, TC_BIO_CTRL_GET_KTLS_SEND, 0, NULL) <= 0;
+}
+
+/* The bound starts at the first wait: the usual send does not wait, and
+ * reads no clock. */
+static enum outcome send_all(int fd, const char *p, long len)
+{
+    long long deadline = 0;
+    while (len > 0) {
+        ssize_t n = send(fd, p, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            p += n;
+            len -= n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!deadline)
+                deadline = now_ms() + SEND_BOUND_MS;
+            if (!wait_ready(fd, POLLOUT, deadline))
+                return SENT_TIMEOUT;
+            continue;
+        }
+        if (n < 0 && (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN))
+            return SENT_PEER_GONE;
+        return SENT_ERROR;
+    }
+    return SENT_OK;
+}
+
+static enum outcome write_alert_buffered(SSL *ssl, BIO *mem, int fd)
+{
+    BIO *w = tc_ossl.SSL_get_wbio(ssl);
+    /* SSL_set0_wbio frees the BIO it replaces: one more reference on each
+     * keeps both alive through the swap and the swap back. */
+    tc_ossl.BIO_up_ref(w);
+    tc_ossl.BIO_up_ref(mem);
+    tc_ossl.SSL_set0_wbio(ssl, mem);
+    int r = tc_ossl.SSL_shutdown(ssl);
+    tc_ossl.SSL_set0_wbio(ssl, w);
+    char *data = NULL;
+    long len = tc_ossl.BIO_ctrl(mem, TC_BIO_CTRL_INFO, 0, &data);
+    if (r < 0 || len <= 0 || !data)
+        return SENT_ERROR;
+    return send_all(fd, data, len);
+}
+
 /* TLSCLOSE_WAIT_MS: read until the peer's close_notify or the deadline.
  * The socket is made non-blocking meanwhile so that no read can outlast the
  * deadline. Returns 1 when the peer answered. */
@@ -274,16 +379,22 @@ void tc_end_connection(struct tc_conn *c, enum tc_trigger trigger, int fd)
      * forked child's exit): the object may be half torn down. */
     if (cfg->notify == TC_NOTIFY_OFF || !ssl || (tc_flags(c) & TC_F_FREEING))
         return;
+    /* Already sent (by the program, or by us at an earlier trigger: the
+     * SSL_free after a close): nothing to decide, nothing to report, no
+     * lookup. */
+    if (tc_flags(c) & (TC_F_CLAIMED | TC_F_ALERT_WRITTEN))
+        return;
     int saved_errno = errno;
     int fd_closed = 0;
     if (fd < 0)
         fd = tc_conn_any_fd(c, &fd_closed);
 
+    int pid_checked = trigger == TC_TRIGGER_CLOSE || trigger == TC_TRIGGER_SHUTDOWN;
     int override, silent;
     enum tc_level level;
     int final;
-    const char *reason = reason_not_to_send(c, ssl, fd, fd_closed, &override, &silent, &level,
-                                            &final);
+    const char *reason = reason_not_to_send(c, ssl, fd, fd_closed, pid_checked, &override,
+                                            &silent, &level, &final);
     if (!reason && (tc_set_flags(c, TC_F_CLAIMED) & TC_F_CLAIMED)) {
         reason = "already sent"; /* another thread got here first */
         silent = 1;
@@ -302,22 +413,32 @@ void tc_end_connection(struct tc_conn *c, enum tc_trigger trigger, int fd)
     struct pipe_guard pg;
     struct bio_switch bs;
     int epipe = 0;
-    long long deadline = now_ms() + SEND_BOUND_MS;
     tc_in_openssl++; /* a close() from a signal handler must not re-enter */
     tc_ossl.ERR_set_mark();
-    pipe_guard_enter(&pg);
-    if (fd >= 0)
+    BIO *mem = plain_socket_wbio(c, ssl, fd) ? alert_bio_take() : NULL;
+    /* Without the memory BIO OpenSSL itself writes (also while waiting for
+     * the answer, TLSCLOSE_WAIT_MS: a TLS 1.3 KeyUpdate may be answered). */
+    int guard = !mem || cfg->wait_ms > 0;
+    if (guard)
+        pipe_guard_enter(&pg);
+    /* The memory BIO path sends to fd itself; OpenSSL reads or writes
+     * through the socket BIO only on the guarded path or while waiting. */
+    if (fd >= 0 && guard)
         bio_switch_enter(&bs, ssl, fd);
     else
         bs.bio = NULL;
 
-    int quiet = tc_ossl.SSL_get_quiet_shutdown(ssl);
-    int shutdown_state = tc_ossl.SSL_get_shutdown(ssl);
+    int quiet = 0;
     if (override) {
+        quiet = tc_ossl.SSL_get_quiet_shutdown(ssl);
+        int shutdown_state = tc_ossl.SSL_get_shutdown(ssl);
         tc_ossl.SSL_set_quiet_shutdown(ssl, 0);
         tc_ossl.SSL_set_shutdown(ssl, shutdown_state & ~TC_SSL_SENT_SHUTDOWN);
     }
-    enum outcome out = write_alert(ssl, fd, deadline, &epipe);
+    enum outcome out = mem ? write_alert_buffered(ssl, mem, fd)
+                           : write_alert(ssl, fd, now_ms() + SEND_BOUND_MS, &epipe);
+    if (mem)
+        alert_bio_give();
     /* The program did not ask for this close_notify: until it calls
      * SSL_shutdown itself, it sees the connection as it left it, and its
      * first SSL_shutdown behaves like a first call (openssl.c). */
@@ -334,7 +455,8 @@ void tc_end_connection(struct tc_conn *c, enum tc_trigger trigger, int fd)
         drain(fd);
 
     bio_switch_leave(&bs);
-    pipe_guard_leave(&pg, epipe);
+    if (guard)
+        pipe_guard_leave(&pg, epipe);
     tc_ossl.ERR_pop_to_mark();
     tc_in_openssl--;
 

@@ -3,7 +3,10 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,9 +18,52 @@ pid_t tc_pid;
 unsigned long tc_epoch = 1;
 __thread volatile int tc_in_openssl __attribute__((tls_model("initial-exec")));
 
-/* One mutex guards reference counts, aliases and the list. It is never
- * held while OpenSSL runs or while a descriptor is really closed. */
-static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+/* One lock guards reference counts, aliases, the list and the record pool.
+ * It is never held while OpenSSL runs or while a descriptor is really
+ * closed, only for a few loads and stores (and, once per 256 records, an
+ * mmap): a spin lock costs a handful of instructions where a mutex costs
+ * some fifty per lock/unlock pair, several times per connection (SPEC
+ * section 6). A waiter yields the CPU rather than spin long. */
+static int table_lock;
+
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_relax() __builtin_ia32_pause()
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+static int table_trylock(void)
+{
+    return !__atomic_exchange_n(&table_lock, 1, __ATOMIC_ACQUIRE);
+}
+
+static long long monotonic_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* Spin briefly, then yield, until the lock is ours. With a deadline (ns,
+ * CLOCK_MONOTONIC), gives up once it has passed: returns 0. */
+static int table_lock_wait(const long long *deadline)
+{
+    while (!table_trylock()) {
+        for (int spin = 0; spin < 100 && __atomic_load_n(&table_lock, __ATOMIC_RELAXED); spin++)
+            cpu_relax();
+        if (__atomic_load_n(&table_lock, __ATOMIC_RELAXED)) {
+            if (deadline && monotonic_ns() > *deadline)
+                return 0;
+            sched_yield();
+        }
+    }
+    return 1;
+}
+
+static void table_unlock(void)
+{
+    __atomic_store_n(&table_lock, 0, __ATOMIC_RELEASE);
+}
 static struct tc_conn *live_list;
 
 /* The ex_data index of our pointer in every SSL object; -1 until set up. */
@@ -31,38 +77,40 @@ static struct tc_conn ignored;
  * Two levels, so memory follows the highest descriptor in use: 1024 chunks
  * of 1024 slots cover descriptors below 2^20 (Linux's default nr_open);
  * higher descriptors are not tracked. Chunks are allocated under the lock
- * and never freed, so a lock-free reader can always dereference one. */
-#define CHUNK_BITS 10
-#define CHUNK_SLOTS (1u << CHUNK_BITS)
-#define CHUNKS 1024u
-#define FD_LIMIT (CHUNKS * CHUNK_SLOTS)
+ * and never freed, so a lock-free reader can always dereference one. A chunk
+ * not allocated yet is the shared all-NULL tc_fd_empty_chunk, never written:
+ * the lookup of close() (tc_fd_peek, inline in conn.h) then has no branch
+ * on whether a chunk exists, and costs the same instructions whether no
+ * connection or 10,000 are tracked. */
+struct tc_conn *tc_fd_empty_chunk[TC_FD_CHUNK_SLOTS];
+struct tc_conn **tc_fd_chunks[TC_FD_CHUNKS] = { [0 ... TC_FD_CHUNKS - 1] = tc_fd_empty_chunk };
 
-static struct tc_conn **fd_chunks[CHUNKS];
+#define CHUNK_BITS TC_FD_CHUNK_BITS
+#define CHUNK_SLOTS TC_FD_CHUNK_SLOTS
+#define CHUNKS TC_FD_CHUNKS
+#define FD_LIMIT TC_FD_LIMIT
+
+/* The chunk of fd's slots, or NULL when none is allocated. */
+static struct tc_conn **chunk_of(unsigned int fd)
+{
+    struct tc_conn **chunk = __atomic_load_n(&tc_fd_chunks[fd >> CHUNK_BITS], __ATOMIC_ACQUIRE);
+    return chunk == tc_fd_empty_chunk ? NULL : chunk;
+}
 
 static struct tc_conn **slot_of(int fd, int create)
 {
     if (fd < 0 || (unsigned)fd >= FD_LIMIT)
         return NULL;
-    struct tc_conn **chunk = __atomic_load_n(&fd_chunks[(unsigned)fd >> CHUNK_BITS], __ATOMIC_ACQUIRE);
+    struct tc_conn **chunk = chunk_of((unsigned)fd);
     if (!chunk) {
         if (!create)
             return NULL;
         chunk = calloc(CHUNK_SLOTS, sizeof *chunk);
         if (!chunk)
             return NULL;
-        __atomic_store_n(&fd_chunks[(unsigned)fd >> CHUNK_BITS], chunk, __ATOMIC_RELEASE);
+        __atomic_store_n(&tc_fd_chunks[(unsigned)fd >> CHUNK_BITS], chunk, __ATOMIC_RELEASE);
     }
     return &chunk[(unsigned)fd & (CHUNK_SLOTS - 1)];
-}
-
-struct tc_conn *tc_fd_peek(int fd)
-{
-    if ((unsigned)fd >= FD_LIMIT)
-        return NULL;
-    struct tc_conn **chunk = __atomic_load_n(&fd_chunks[(unsigned)fd >> CHUNK_BITS], __ATOMIC_ACQUIRE);
-    if (!chunk)
-        return NULL;
-    return __atomic_load_n(&chunk[(unsigned)fd & (CHUNK_SLOTS - 1)], __ATOMIC_ACQUIRE);
 }
 
 /* --- locking --------------------------------------------------------------
@@ -74,16 +122,13 @@ static __thread volatile int lock_depth __attribute__((tls_model("initial-exec")
 
 static int table_acquire(void)
 {
-    /* lock_depth covers the lock from before it is taken until after it
-     * is released: a signal that arrives between the two steps finds it
-     * set and only try-locks, instead of waiting for this thread forever. */
     if (lock_depth++ > 0) {
-        if (pthread_mutex_trylock(&table_lock) != 0) {
+        if (!table_trylock()) {
             lock_depth--;
             return 0;
         }
     } else {
-        pthread_mutex_lock(&table_lock);
+        table_lock_wait(NULL);
     }
     return 1;
 }
@@ -100,18 +145,8 @@ static int table_acquire_bounded(void)
     if (lock_depth > 0)
         return table_acquire(); /* try-lock only */
     lock_depth++;
-    if (pthread_mutex_trylock(&table_lock) == 0)
-        return 1;
-    /* CLOCK_REALTIME (timedlock): ThreadSanitizer knows no clocklock, and a
-     * clock step only makes this rare wait shorter or longer. */
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_nsec += TABLE_WAIT_BOUND_MS * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
-    if (pthread_mutex_timedlock(&table_lock, &deadline) == 0)
+    long long deadline = monotonic_ns() + TABLE_WAIT_BOUND_MS * 1000000LL;
+    if (table_lock_wait(&deadline))
         return 1;
     lock_depth--;
     return 0;
@@ -119,15 +154,47 @@ static int table_acquire_bounded(void)
 
 static void table_release(void)
 {
-    pthread_mutex_unlock(&table_lock);
+    table_unlock();
     lock_depth--;
+}
+
+/* --- records ------------------------------------------------------------------
+ * Records come from the shim's own pool, in pages mapped for it, not from
+ * malloc: a program's heap then looks exactly as it would without the shim
+ * (SPEC section 6: a sloppy client under the shim costs at most 0.1 % more
+ * instructions than a correct one; a record from malloc among OpenSSL's own
+ * allocations shifted glibc's bins and cost more than the shim's own work).
+ * Freed records are kept for the next connection: memory follows the peak
+ * number of connections. Caller holds the lock. */
+#define POOL_RECORDS 256
+
+static struct tc_conn *free_records;
+
+static struct tc_conn *record_new_locked(void)
+{
+    if (!free_records) {
+        struct tc_conn *page = mmap(NULL, POOL_RECORDS * sizeof *page, PROT_READ | PROT_WRITE,
+                                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (page == MAP_FAILED)
+            return NULL;
+        for (int i = POOL_RECORDS - 1; i >= 0; i--) {
+            page[i].next = free_records;
+            free_records = &page[i];
+        }
+    }
+    struct tc_conn *c = free_records;
+    free_records = c->next;
+    memset(c, 0, sizeof *c);
+    return c;
 }
 
 /* Caller holds the lock. */
 static void unref_locked(struct tc_conn *c)
 {
-    if (--c->refs == 0)
-        free(c);
+    if (--c->refs == 0) {
+        c->next = free_records;
+        free_records = c;
+    }
 }
 
 void tc_conn_hold(struct tc_conn *c)
@@ -199,13 +266,45 @@ int tc_conn_setup(void)
     return 1;
 }
 
+/* --- a per-thread memo of the last lookup -----------------------------------
+ * Every wrapped SSL_read/SSL_write finds its record through SSL_get_ex_data
+ * (some 60 instructions in OpenSSL 3); a program mostly calls on the same
+ * object again and again, so each thread remembers its last answer. A record
+ * is freed only after it was detached from its SSL, and every detach bumps
+ * tc_conn_generation first: a memo taken before is then never trusted again
+ * (a new SSL at the same address gets a fresh lookup). */
+unsigned long tc_conn_generation;
+__thread SSL *tc_memo_ssl __attribute__((tls_model("initial-exec")));
+__thread struct tc_conn *tc_memo_conn __attribute__((tls_model("initial-exec")));
+__thread unsigned long tc_memo_gen __attribute__((tls_model("initial-exec")));
+
+static struct tc_conn *memo_find(SSL *ssl, unsigned long *gen)
+{
+    *gen = __atomic_load_n(&tc_conn_generation, __ATOMIC_ACQUIRE);
+    return tc_memo_ssl == ssl && tc_memo_gen == *gen ? tc_memo_conn : NULL;
+}
+
+static void memo_keep(SSL *ssl, struct tc_conn *c, unsigned long gen)
+{
+    tc_memo_ssl = ssl;
+    tc_memo_conn = c;
+    tc_memo_gen = gen;
+}
+
 struct tc_conn *tc_conn_get(SSL *ssl)
 {
+    unsigned long gen;
+    struct tc_conn *c = memo_find(ssl, &gen);
+    if (c)
+        return c;
     int idx = __atomic_load_n(&ex_index, __ATOMIC_ACQUIRE);
     if (idx < 0 || !ssl)
         return NULL;
-    struct tc_conn *c = tc_ossl.SSL_get_ex_data(ssl, idx);
-    return c == &ignored ? NULL : c;
+    c = tc_ossl.SSL_get_ex_data(ssl, idx);
+    if (!c || c == &ignored)
+        return NULL;
+    memo_keep(ssl, c, gen);
+    return c;
 }
 
 static int left_alone(SSL *ssl)
@@ -215,44 +314,54 @@ static int left_alone(SSL *ssl)
 
 struct tc_conn *tc_conn_track(SSL *ssl)
 {
+    unsigned long gen;
+    struct tc_conn *c = memo_find(ssl, &gen);
+    if (c)
+        return c;
     int idx = __atomic_load_n(&ex_index, __ATOMIC_ACQUIRE);
     if (idx < 0 || !ssl)
         return NULL;
-    struct tc_conn *c = tc_ossl.SSL_get_ex_data(ssl, idx);
+    c = tc_ossl.SSL_get_ex_data(ssl, idx);
+    if (c && c != &ignored)
+        memo_keep(ssl, c, gen);
     if (c)
         return c == &ignored ? NULL : c;
     if (left_alone(ssl)) {
         tc_ossl.SSL_set_ex_data(ssl, idx, &ignored);
         return NULL;
     }
-    c = calloc(1, sizeof *c);
-    if (!c)
+    /* Only a signal handler that interrupted the shim finds the lock taken:
+     * the connection is then not tracked. */
+    if (!table_acquire())
         return NULL;
+    c = record_new_locked();
+    if (!c) {
+        table_release();
+        return NULL;
+    }
     c->ssl = ssl;
     c->fd = -1;
     c->owner = TC_LOAD(tc_epoch);
     c->refs = 1; /* the SSL attachment */
-    /* An SSL object is used by one thread at a time, so no other thread
-     * can be attaching a record to the same object now. */
-    if (!tc_ossl.SSL_set_ex_data(ssl, idx, c)) {
-        free(c);
-        return NULL;
-    }
-    if (!table_acquire()) {
-        /* Only reachable from a signal handler inside the shim: leave the
-         * record attached but unlisted; it is still found through ex_data. */
-        return c;
-    }
     c->next = live_list;
     if (live_list)
         live_list->prev = c;
     live_list = c;
     table_release();
+    /* An SSL object is used by one thread at a time, so no other thread
+     * can be attaching a record to the same object now. */
+    if (!tc_ossl.SSL_set_ex_data(ssl, idx, c)) {
+        tc_conn_detach(ssl, c);
+        return NULL;
+    }
+    memo_keep(ssl, c, gen);
     return c;
 }
 
 void tc_conn_detach(SSL *ssl, struct tc_conn *c)
 {
+    /* First, whatever happens below: no memo of this SSL is used again. */
+    __atomic_fetch_add(&tc_conn_generation, 1, __ATOMIC_ACQ_REL);
     if (!table_acquire())
         return;
     if (c->ssl == ssl) {
@@ -281,6 +390,7 @@ void tc_conn_learn_fd(struct tc_conn *c, SSL *ssl)
     if (fd >= 0 && table_acquire()) {
         c->fd = fd;
         c->has_identity = has_identity;
+        c->is_socket = has_identity && S_ISSOCK(st.st_mode);
         if (has_identity) {
             c->dev = st.st_dev;
             c->ino = st.st_ino;
@@ -356,7 +466,7 @@ void tc_fd_foreach_in(unsigned int first, unsigned int last, void (*fn)(int fd))
     if (last >= FD_LIMIT)
         last = FD_LIMIT - 1;
     for (unsigned int fd = first; fd <= last;) {
-        struct tc_conn **chunk = __atomic_load_n(&fd_chunks[fd >> CHUNK_BITS], __ATOMIC_ACQUIRE);
+        struct tc_conn **chunk = chunk_of(fd);
         if (!chunk) {
             fd = ((fd >> CHUNK_BITS) + 1) << CHUNK_BITS; /* skip the empty chunk */
             continue;
@@ -379,7 +489,7 @@ int tc_conn_any_fd(struct tc_conn *c, int *closed)
         /* The SSL's own descriptor was closed but a dup of it is open:
          * rare, so a scan of the table is acceptable here. */
         for (unsigned int ci = 0; ci < CHUNKS && found < 0; ci++) {
-            struct tc_conn **chunk = fd_chunks[ci];
+            struct tc_conn **chunk = chunk_of(ci << CHUNK_BITS);
             for (unsigned int i = 0; chunk && i < CHUNK_SLOTS; i++)
                 if (chunk[i] == c) {
                     found = (int)((ci << CHUNK_BITS) | i);
@@ -396,17 +506,21 @@ void tc_conn_count_up_ref(struct tc_conn *c)
 {
     if (!table_acquire())
         return;
-    c->extra_ssl_refs++;
+    __atomic_store_n(&c->extra_ssl_refs, c->extra_ssl_refs + 1, __ATOMIC_RELEASE);
     table_release();
 }
 
 int tc_conn_free_is_last(struct tc_conn *c)
 {
+    /* The usual case, without the lock: no SSL_up_ref. An SSL_up_ref racing
+     * with the SSL_free of the last reference would be the program's bug. */
+    if (__atomic_load_n(&c->extra_ssl_refs, __ATOMIC_ACQUIRE) == 0)
+        return 1;
     int last = 1;
     if (!table_acquire())
         return 0;
     if (c->extra_ssl_refs > 0) {
-        c->extra_ssl_refs--;
+        __atomic_store_n(&c->extra_ssl_refs, c->extra_ssl_refs - 1, __ATOMIC_RELEASE);
         last = 0;
     }
     table_release();
@@ -438,7 +552,7 @@ void tc_conn_foreach(void (*fn)(struct tc_conn *c))
 
 void tc_conn_atfork_prepare(void)
 {
-    pthread_mutex_lock(&table_lock);
+    table_lock_wait(NULL);
     /* Before the process is copied: I/O that another thread does from now
      * on is after the fork for the parent, and the child's epoch below is
      * new to it whatever the records say. */
@@ -449,12 +563,12 @@ void tc_conn_atfork_prepare(void)
  * tc_epoch in conn.h. */
 void tc_conn_atfork_parent(void)
 {
-    pthread_mutex_unlock(&table_lock);
+    table_unlock();
 }
 
 void tc_conn_atfork_child(void)
 {
     tc_pid = getpid();
     __atomic_fetch_add(&tc_epoch, 1, __ATOMIC_ACQ_REL);
-    pthread_mutex_unlock(&table_lock);
+    table_unlock();
 }

@@ -42,6 +42,7 @@ struct tc_conn {
     SSL *ssl;                 /* NULL once the SSL object is freed (tc_lock) */
     int fd;                   /* descriptor the SSL writes to, -1 if none (custom BIO) */
     int has_identity;         /* dev/ino valid */
+    int is_socket;            /* fd was a socket when learned (send() works) */
     dev_t dev;                /* identity of fd's open file when learned: a later */
     ino_t ino;                /* descriptor with the same number is not ours */
     unsigned long owner;      /* tc_epoch when TLS I/O was last done on it (atomic) */
@@ -85,6 +86,21 @@ extern unsigned long tc_epoch;
  * reached while it is non-zero comes from a signal handler (or a callback)
  * that interrupted OpenSSL, which must not be re-entered then. */
 extern __thread volatile int tc_in_openssl;
+/* This thread's memo of its last SSL -> record lookup (conn.c): the record,
+ * without calling into OpenSSL, when the thread asks about the same SSL again
+ * and no record was detached since. NULL otherwise (then ask tc_conn_get). */
+extern unsigned long tc_conn_generation;
+extern __thread SSL *tc_memo_ssl __attribute__((tls_model("initial-exec")));
+extern __thread struct tc_conn *tc_memo_conn __attribute__((tls_model("initial-exec")));
+extern __thread unsigned long tc_memo_gen __attribute__((tls_model("initial-exec")));
+
+static inline struct tc_conn *tc_conn_memo(SSL *ssl)
+{
+    return tc_memo_ssl == ssl &&
+                   tc_memo_gen == __atomic_load_n(&tc_conn_generation, __ATOMIC_ACQUIRE)
+               ? tc_memo_conn
+               : NULL;
+}
 
 /* Register the ex_data index (OpenSSL must be bound). 1 on success. */
 int tc_conn_setup(void);
@@ -102,9 +118,26 @@ void tc_conn_learn_fd(struct tc_conn *c, SSL *ssl);
 /* Forget per-connection state (SSL_clear reuses the object). */
 void tc_conn_reset(struct tc_conn *c);
 
+/* The fd table (conn.c), exposed only for tc_fd_peek below. */
+#define TC_FD_CHUNK_BITS 10
+#define TC_FD_CHUNK_SLOTS (1u << TC_FD_CHUNK_BITS)
+#define TC_FD_CHUNKS 1024u
+#define TC_FD_LIMIT (TC_FD_CHUNKS * TC_FD_CHUNK_SLOTS)
+extern struct tc_conn **tc_fd_chunks[TC_FD_CHUNKS];
+extern struct tc_conn *tc_fd_empty_chunk[TC_FD_CHUNK_SLOTS];
+
 /* Lock-free: the record a descriptor maps to, or NULL. Only compared with
- * NULL by callers; dereferenced only through the functions below. */
-struct tc_conn *tc_fd_peek(int fd);
+ * NULL by callers; dereferenced only through the functions below. Inline:
+ * close() of every descriptor that is not TLS pays exactly this (two loads,
+ * no branch on the table's state; SPEC section 6, make bench). */
+static inline struct tc_conn *tc_fd_peek(int fd)
+{
+    if ((unsigned)fd >= TC_FD_LIMIT)
+        return NULL;
+    struct tc_conn **chunk =
+        __atomic_load_n(&tc_fd_chunks[(unsigned)fd >> TC_FD_CHUNK_BITS], __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&chunk[(unsigned)fd & (TC_FD_CHUNK_SLOTS - 1)], __ATOMIC_ACQUIRE);
+}
 
 /* The program is closing fd: unpublish its slot (before the real close, so
  * a thread that gets the recycled number never sees this entry). Returns

@@ -107,9 +107,10 @@ static void io_succeeded(struct tc_conn *c, SSL *ssl, size_t n, enum io_kind kin
     if (counter && n)
         __atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + n,
                          __ATOMIC_RELAXED);
-    if (kind == IO_WRITE)
+    unsigned flags = tc_flags(c);
+    if (kind == IO_WRITE && (flags & TC_F_WRITE_PENDING))
         tc_clear_flags(c, TC_F_WRITE_PENDING);
-    if (!(tc_flags(c) & TC_F_FD_BOUND)) {
+    if (!(flags & TC_F_FD_BOUND)) {
         int saved = errno;
         if (tc_ossl.SSL_is_init_finished(ssl) == 1)
             tc_conn_learn_fd(c, ssl);
@@ -162,7 +163,7 @@ static int read_replayed(struct tc_conn *c, SSL *ssl, enum io_kind kind, int ex,
         return 0;
     if (!(tc_flags(c) & TC_F_EOF_READY))
         tc_eof_prepare(c, ssl);
-    if (!tc_eof_replay(c, ex, r))
+    if (TC_LOAD(c->end_state) != TC_END_ERROR || !tc_eof_replay(c, ex, r))
         return 0;
     io_leave(c);
     return 1;
@@ -195,10 +196,47 @@ static int io_ex(io_ex_fn *real, SSL *ssl, void *buf, size_t num, size_t *done, 
     return r;
 }
 
+/* --- the steady state -------------------------------------------------------
+ * SPEC section 6: a bulk SSL_read or SSL_write costs at most 100 instructions
+ * more than without the shim. Once a connection is established, its
+ * descriptor learned and (for reads) its receive side prepared, a call that
+ * succeeds only has to count bytes: the record comes from the thread's memo
+ * and nothing else is decided. Any other case takes the full way (io_int,
+ * io_ex), and so does a call that fails. */
+static inline struct tc_conn *steady(SSL *ssl, unsigned need, unsigned unwanted)
+{
+    struct tc_conn *c = tc_conn_memo(ssl);
+    if (!c)
+        return NULL;
+    if ((tc_flags(c) & (need | unwanted)) != need || TC_LOAD(c->end_state) != TC_END_NONE ||
+        TC_LOAD(c->owner) != TC_LOAD(tc_epoch))
+        return NULL;
+    tc_in_openssl++; /* as io_enter; io_leave undoes both */
+    __atomic_fetch_add(&c->active, 1, __ATOMIC_ACQ_REL);
+    return c;
+}
+
+#define STEADY_READ TC_F_FD_BOUND | TC_F_EOF_READY, TC_F_END_SEEN
+#define STEADY_WRITE TC_F_FD_BOUND, TC_F_WRITE_PENDING
+
+/* One thread at a time uses an SSL object: no read-modify-write race. */
+static inline void count_bytes(unsigned long long *counter, size_t n)
+{
+    __atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
 TC_EXPORT int SSL_read(SSL *ssl, void *buf, int num)
 {
     REAL_OR(SSL_read, -1);
-    return io_int(tc_ossl.SSL_read, ssl, buf, num, IO_READ);
+    struct tc_conn *c = steady(ssl, STEADY_READ);
+    if (!c)
+        return io_int(tc_ossl.SSL_read, ssl, buf, num, IO_READ);
+    int r = tc_ossl.SSL_read(ssl, buf, num);
+    if (r <= 0)
+        return io_done(c, ssl, r, 0, 0, IO_READ, 0);
+    count_bytes(&c->bytes_in, (size_t)r);
+    io_leave(c);
+    return r;
 }
 
 TC_EXPORT int SSL_peek(SSL *ssl, void *buf, int num)
@@ -210,7 +248,15 @@ TC_EXPORT int SSL_peek(SSL *ssl, void *buf, int num)
 TC_EXPORT int SSL_read_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes)
 {
     REAL_OR(SSL_read_ex, 0);
-    return io_ex(tc_ossl.SSL_read_ex, ssl, buf, num, readbytes, IO_READ);
+    struct tc_conn *c = readbytes ? steady(ssl, STEADY_READ) : NULL;
+    if (!c)
+        return io_ex(tc_ossl.SSL_read_ex, ssl, buf, num, readbytes, IO_READ);
+    int r = tc_ossl.SSL_read_ex(ssl, buf, num, readbytes);
+    if (r <= 0)
+        return io_done(c, ssl, r, 0, 0, IO_READ, 1);
+    count_bytes(&c->bytes_in, *readbytes);
+    io_leave(c);
+    return r;
 }
 
 TC_EXPORT int SSL_peek_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes)
@@ -224,21 +270,47 @@ TC_EXPORT int SSL_peek_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes)
 TC_EXPORT int SSL_write(SSL *ssl, const void *buf, int num)
 {
     REAL_OR(SSL_write, -1);
-    return io_int((io_int_fn *)tc_ossl.SSL_write, ssl, (void *)buf, num, IO_WRITE);
+    struct tc_conn *c = steady(ssl, STEADY_WRITE);
+    if (!c)
+        return io_int((io_int_fn *)tc_ossl.SSL_write, ssl, (void *)buf, num, IO_WRITE);
+    int r = tc_ossl.SSL_write(ssl, buf, num);
+    if (r <= 0)
+        return io_done(c, ssl, r, 0, 0, IO_WRITE, 0);
+    count_bytes(&c->bytes_out, (size_t)r);
+    io_leave(c);
+    return r;
 }
 
 TC_EXPORT int SSL_write_ex(SSL *ssl, const void *buf, size_t num, size_t *written)
 {
     REAL_OR(SSL_write_ex, 0);
-    return io_ex((io_ex_fn *)tc_ossl.SSL_write_ex, ssl, (void *)buf, num, written, IO_WRITE);
+    struct tc_conn *c = written ? steady(ssl, STEADY_WRITE) : NULL;
+    if (!c)
+        return io_ex((io_ex_fn *)tc_ossl.SSL_write_ex, ssl, (void *)buf, num, written, IO_WRITE);
+    int r = tc_ossl.SSL_write_ex(ssl, buf, num, written);
+    if (r <= 0)
+        return io_done(c, ssl, r, 0, 0, IO_WRITE, 1);
+    count_bytes(&c->bytes_out, *written);
+    io_leave(c);
+    return r;
 }
 
 /* --- handshakes -------------------------------------------------------------- */
 
+/* The object whose handshake this thread is inside: SSL_connect and
+ * SSL_accept call SSL_do_handshake through the PLT, that is, through our
+ * wrapper, and the outer call does the bookkeeping for both. */
+static __thread SSL *in_handshake __attribute__((tls_model("initial-exec")));
+
 static int handshake(int (*real)(SSL *), SSL *ssl)
 {
+    if (in_handshake == ssl)
+        return real(ssl);
     struct tc_conn *c = io_enter(ssl);
+    SSL *outer = in_handshake;
+    in_handshake = ssl;
     int r = real(ssl);
+    in_handshake = outer;
     if (c) {
         if (r == 1)
             io_done(c, ssl, r, 1, 0, IO_HANDSHAKE, 0);
@@ -336,13 +408,14 @@ TC_EXPORT void SSL_free(SSL *ssl)
         tc_ossl.SSL_free(ssl);
         return;
     }
-    tc_conn_hold(c);
+    /* No reference of our own is needed: the SSL's own one keeps the record
+     * alive until the real SSL_free detaches it (ex_free), and the record
+     * is not touched after that. */
     tc_end_connection(c, TC_TRIGGER_FREE, -1);
     /* From here on the object is being torn down: close() calls made by
      * SSL_free itself (BIO_CLOSE) must not touch it. */
     tc_set_flags(c, TC_F_FREEING);
     tc_ossl.SSL_free(ssl);
-    tc_conn_put(c);
 }
 
 TC_EXPORT int SSL_clear(SSL *ssl)

@@ -27,6 +27,10 @@ typedef struct crypto_ex_data_st CRYPTO_EX_DATA;
 #define TC_BIO_CTRL_SET_CLOSE 9
 #define TC_BIO_C_SET_FD 104
 #define TC_BIO_C_GET_FD 105
+#define TC_BIO_CTRL_RESET 1
+#define TC_BIO_CTRL_INFO 3
+#define TC_BIO_CTRL_GET_KTLS_SEND 73 /* 1.1.1 built with kernel TLS */
+#define TC_SSL_OP_ENABLE_KTLS 0x8      /* 3.x */
 
 #define TC_CRYPTO_EX_INDEX_SSL 0
 /* OPENSSL_init_crypto(): internal "base only" option, same value in 1.1.1

@@ -186,6 +186,11 @@ static int bind_all(void *h)
     BIND_OSSL(h, SSL_get_rbio, 1);
     BIND_OSSL(h, SSL_get_wbio, 1);
     BIND_OSSL(h, BIO_find_type, 1);
+    BIND_OSSL(h, SSL_set0_wbio, 0);
+    BIND_OSSL(h, BIO_new, 0);
+    BIND_OSSL(h, BIO_s_mem, 0);
+    BIND_OSSL(h, BIO_up_ref, 0);
+    BIND_OSSL(h, BIO_method_type, 0);
     BIND_OSSL(h, BIO_ctrl, 1);
     BIND_OSSL(h, BIO_test_flags, 1);
     BIND_OSSL(h, SSL_get_ex_data, 1);

@@ -66,6 +66,12 @@ struct tc_ossl {
     BIO *(*SSL_get_rbio)(const SSL *);
     BIO *(*SSL_get_wbio)(const SSL *);
     BIO *(*BIO_find_type)(BIO *, int);
+    /* the alert through a memory BIO (closing.c); optional */
+    void (*SSL_set0_wbio)(SSL *, BIO *);
+    BIO *(*BIO_new)(const void *);
+    const void *(*BIO_s_mem)(void);
+    int (*BIO_up_ref)(BIO *);
+    int (*BIO_method_type)(const BIO *);
     long (*BIO_ctrl)(BIO *, int, long, void *);
     int (*BIO_test_flags)(const BIO *, int);
     void *(*SSL_get_ex_data)(const SSL *, int);
