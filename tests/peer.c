@@ -1272,6 +1272,16 @@ static void serve_connection(const struct options *all, SSL_CTX *ctx, int fd, in
 }
 
 /* No connection came: report it as this connection's verdict. */
+/* How long to wait for the next connection: --timeout, but never less than
+ * ACCEPT_MIN_MS. A short --timeout is about how a connection ends (--mode=
+ * stall); the program's start-up before it connects (under valgrind, on a
+ * loaded machine: seconds) is not. */
+#define ACCEPT_MIN_MS 20000
+static int accept_wait_ms(const struct options *o)
+{
+    return o->timeout_ms > ACCEPT_MIN_MS ? o->timeout_ms : ACCEPT_MIN_MS;
+}
+
 static void report_accept_timeout(const struct options *o, int index, int64_t since)
 {
     struct conn c = { .fd = -1 };
@@ -1470,7 +1480,8 @@ static int serve_parallel(const struct options *o, SSL_CTX *ctx, int lfd)
     for (int i = 1; i <= o->count; i++) {
         int64_t since = now_ms();
         int left = remaining_ms(&total);
-        struct deadline d = deadline_in(left < o->timeout_ms ? left : o->timeout_ms);
+        int wait = accept_wait_ms(o);
+        struct deadline d = deadline_in(left < wait ? left : wait);
         int fd;
 
         reap_exited(chs, o); /* no zombies piling up */
@@ -1527,7 +1538,7 @@ static int run_server(const struct options *o)
     }
     for (int i = 1; i <= o->count; i++) {
         int64_t since = now_ms();
-        struct deadline d = deadline_in(o->timeout_ms);
+        struct deadline d = deadline_in(accept_wait_ms(o));
         int fd = accept_bounded(lfd, &d);
 
         if (fd < 0) {
