@@ -520,13 +520,21 @@ def stunnel_start(b, backend_port):
                     f"cert = {b.cert}\nkey = {b.key}\n"
                     f"sslVersionMin = TLSv1.3\nsslVersionMax = TLSv1.3\n")
         proc = subprocess.Popen([b.stunnel, conf], env=clean_env(), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # From the descriptor, not the file object: its readline() may keep
+        # the awaited line in its buffer while select() waits on the pipe.
+        fd, seen, line = proc.stderr.fileno(), b"", ""
         while True:
-            r, _, _ = select.select([proc.stderr], [], [], 30)
-            line = proc.stderr.readline() if r else ""
-            if not line or "Configuration successful" in line or "Error" in line:
+            r, _, _ = select.select([fd], [], [], 30)
+            chunk = os.read(fd, 4096) if r else b""
+            if not chunk:
                 break
-        if line and "Configuration successful" in line and listening(port):
+            seen += chunk
+            text = seen.decode(errors="replace")
+            if "Configuration successful" in text or "Error" in text:
+                line = text
+                break
+        if "Configuration successful" in line and listening(port):
             # stderr stays a pipe: drain it in the background so stunnel never blocks on it.
             drain = subprocess.Popen(["cat"], stdin=proc.stderr, stdout=b.log)
             return proc, port, drain
