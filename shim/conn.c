@@ -278,10 +278,12 @@ __thread SSL *tc_memo_ssl __attribute__((tls_model("initial-exec")));
 __thread struct tc_conn *tc_memo_conn __attribute__((tls_model("initial-exec")));
 __thread unsigned long tc_memo_gen __attribute__((tls_model("initial-exec")));
 
+/* tc_conn_memo (conn.h), and the generation to keep with a fresh lookup:
+ * read first, so a detach in between only makes the kept memo stale. */
 static struct tc_conn *memo_find(SSL *ssl, unsigned long *gen)
 {
     *gen = __atomic_load_n(&tc_conn_generation, __ATOMIC_ACQUIRE);
-    return tc_memo_ssl == ssl && tc_memo_gen == *gen ? tc_memo_conn : NULL;
+    return tc_conn_memo(ssl);
 }
 
 static void memo_keep(SSL *ssl, struct tc_conn *c, unsigned long gen)
