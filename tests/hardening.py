@@ -38,12 +38,10 @@ import argparse
 import collections
 import json
 import os
-import subprocess
 import sys
-import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Suite, TIMEOUT, Tap, clean_env, describe, read_line  # noqa: E402
+from harness import Suite, TIMEOUT, Tap, clean_env, describe, run_with_peer  # noqa: E402
 
 # Hang guards, not performance bars: an ASan build on a slow machine is
 # several times slower. A single-connection program gets RUN_TIMEOUT, the
@@ -64,23 +62,6 @@ def clean_cn(v):
     """A close_notify alone, followed by a FIN, nothing after it."""
     return (v.get("verdict"), v.get("after")) == CN_FIN and v.get("extra") == 0 and \
         v.get("alerts") == ["warning:close notify"]
-
-
-class PeerReader(threading.Thread):
-    """Collects the peer's verdict lines as they come (a full pipe would
-    block the peer's children)."""
-
-    def __init__(self, proc):
-        super().__init__(daemon=True)
-        self.proc = proc
-        self.lines = []
-
-    def run(self):
-        for line in self.proc.stdout:
-            try:
-                self.lines.append(json.loads(line))
-            except ValueError:
-                self.lines.append({"verdict": "corrupt", "line": line})
 
 
 class Runner(Suite):
@@ -104,38 +85,21 @@ class Runner(Suite):
         cmd = [self.peer, "server", "--parallel", f"--count={count}", f"--cert={self.cert}",
                f"--key={self.key}", f"--timeout={peer_ms}",
                f"--total-timeout={timeout * 1000}"] + list(peer_args)
-        res = {"problems": [], "rc": None, "stdout": "", "stderr": "", "events": []}
-        peer = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, env=clean_env())
-        reader = PeerReader(peer)
-        try:
-            port = read_line(peer, "peer")["port"]
-            reader.start()
-            prog = [os.path.join(self.bin, argv[0])] + list(argv[1:]) + [f"--port={port}"]
-            try:
-                p = subprocess.run(prog, env=penv, capture_output=True, text=True,
-                                   timeout=timeout)
-                res.update(rc=p.returncode, stdout=p.stdout.strip(), stderr=p.stderr.strip())
-            except subprocess.TimeoutExpired:
-                res["problems"].append(f"hang: {argv[0]} killed after {timeout}s")
-            reader.join(TIMEOUT + peer_ms / 1000)
-            if reader.is_alive():
-                res["problems"].append("the peer did not finish")
-        except (RuntimeError, ValueError, KeyError) as e:
-            res["problems"].append(f"setup: {e}")
-        finally:
-            if peer.poll() is None:
-                peer.kill()
-            _, perr = peer.communicate()
-            reader.join(5)
-        if perr.strip():
-            res["problems"].append(f"peer stderr: {perr.strip()[:500]}")
-        res["verdicts"] = sorted(reader.lines, key=lambda v: v.get("conn", 0))
+
+        def program(port):
+            return [os.path.join(self.bin, argv[0])] + list(argv[1:]) + [f"--port={port}"]
+        res = run_with_peer(cmd, program, penv, timeout, TIMEOUT + peer_ms / 1000, log)
+        p = res["proc"]
+        res.update(rc=p.returncode if p else None, stdout=(p.stdout if p else "").strip(),
+                   stderr=(p.stderr if p else "").strip())
+        if res["peer_stderr"].strip():
+            res["problems"].append(f"peer stderr: {res['peer_stderr'].strip()[:500]}")
+        if res["bad"]:
+            res["problems"].append(f"{len(res['bad'])} corrupted (non-JSON) peer lines: "
+                                   f"{res['bad'][:3]}")
+        res["verdicts"].sort(key=lambda v: v.get("conn", 0))
         if len(res["verdicts"]) != count:
             res["problems"].append(f"{len(res['verdicts'])} verdicts for {count} connections")
-        if os.path.exists(log):
-            with open(log) as f:
-                res["events"] = [json.loads(line) for line in f if line.strip()]
         if res["rc"] not in (0, SKIP, MISSED, None):
             res["problems"].append(f"exit status {res['rc']}: {res['stderr'][-500:]}")
         return res

@@ -1,5 +1,7 @@
-"""Shared pieces of the end-to-end test runners (scenarios.py, receive.py):
-TAP output, the process environment, reading the peers' JSON lines."""
+"""Shared pieces of the end-to-end test runners (scenarios.py, receive.py,
+stress.py, scale.py, hardening.py, ...): TAP output, the process
+environment, reading the peers' JSON lines, running a program against a
+peer that reports many connections."""
 
 import json
 import os
@@ -8,6 +10,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 
 TIMEOUT = 20  # seconds: upper bound for any single process
 PEER_TIMEOUT_MS = 5000
@@ -90,3 +94,82 @@ class Suite:
             shutil.rmtree(self.tmp, ignore_errors=True)
         else:
             print(f"# logs kept in {self.tmp}")
+
+
+class PeerReader(threading.Thread):
+    """Collects a peer's JSON lines as they come, so that the peer (or its
+    children) never blocks on a full pipe: one verdict per connection, the
+    peer's closing summary line if it prints one, and any line that is not
+    JSON."""
+
+    def __init__(self, proc):
+        super().__init__(daemon=True)
+        self.proc = proc
+        self.verdicts = []
+        self.summary = None
+        self.bad = []
+
+    def run(self):
+        for line in self.proc.stdout:
+            try:
+                d = json.loads(line)
+            except ValueError:
+                self.bad.append(line)
+                continue
+            if isinstance(d, dict) and "summary" in d:
+                self.summary = d["summary"]
+            else:
+                self.verdicts.append(d)
+
+
+def read_events(log):
+    """The library's JSON event lines from a log file (none if it is absent)."""
+    if not os.path.exists(log):
+        return []
+    with open(log) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def run_with_peer(peer_cmd, program, env, timeout, peer_wait, log):
+    """Starts the peer (peer_cmd; it prints {"port": N} first), runs
+    program(port) (an argv) with env, bounded by timeout seconds, then waits
+    up to peer_wait seconds for the peer to report every connection and exit.
+    Returns a dict: proc (the CompletedProcess, or None if it hung), verdicts,
+    summary and bad (the peer's lines), peer_status, peer_stderr, events (the
+    library's JSON log at log), seconds, problems (hang, setup)."""
+    res = {"problems": [], "proc": None}
+    start = time.monotonic()
+    with tempfile.TemporaryFile(mode="w+") as err:
+        peer = subprocess.Popen(peer_cmd, stdout=subprocess.PIPE, stderr=err, text=True,
+                                env=clean_env())
+        reader = PeerReader(peer)
+        try:
+            port = read_line(peer, "peer")["port"]
+            reader.start()
+            argv = program(port)
+            try:
+                res["proc"] = subprocess.run(argv, env=env, capture_output=True, text=True,
+                                             timeout=timeout)
+            except subprocess.TimeoutExpired as e:
+                res["problems"].append(f"{os.path.basename(argv[0])} hung: killed after "
+                                       f"{timeout}s (stdout {e.stdout!r}, stderr {e.stderr!r})")
+            # The program's exit ended whatever it had left open: the peer
+            # then reports every connection and exits.
+            reader.join(peer_wait)
+            if reader.is_alive():
+                res["problems"].append(f"the peer did not finish within {peer_wait}s after "
+                                       f"the program: {len(reader.verdicts)} verdicts")
+        except (RuntimeError, ValueError, KeyError) as e:
+            res["problems"].append(f"setup: {e}")
+        finally:
+            if peer.poll() is None:
+                peer.kill()
+            peer.wait()
+            reader.join(5)
+        err.seek(0)
+        res["peer_stderr"] = err.read()
+    res["seconds"] = time.monotonic() - start
+    res["verdicts"], res["summary"], res["bad"] = reader.verdicts, reader.summary, reader.bad
+    res["peer_status"] = peer.returncode
+    res["events"] = read_events(log)
+    return res

@@ -39,13 +39,10 @@ import collections
 import json
 import os
 import resource
-import subprocess
 import sys
-import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Suite, TIMEOUT, Tap, clean_env, read_line  # noqa: E402
+from harness import Suite, TIMEOUT, Tap, clean_env, run_with_peer  # noqa: E402
 
 # Hang guard for one run of the client (N handshakes, then N closes), not a
 # performance bar: about 15 s here for 10,000 connections (25 s in an ASan
@@ -97,30 +94,6 @@ LEFT_BOUND_PER_CONN = 16
 CLOSE_RATIO_BOUND = 3.0
 
 
-class PeerReader(threading.Thread):
-    """Collects the peer's lines as they come, so that the peer never blocks
-    on a full pipe."""
-
-    def __init__(self, proc):
-        super().__init__(daemon=True)
-        self.proc = proc
-        self.verdicts = []
-        self.summary = None
-        self.bad = []
-
-    def run(self):
-        for line in self.proc.stdout:
-            try:
-                d = json.loads(line)
-            except ValueError:
-                self.bad.append(line)
-                continue
-            if "summary" in d:
-                self.summary = d["summary"]
-            else:
-                self.verdicts.append(d)
-
-
 class Runner(Suite):
     def __init__(self, args):
         super().__init__(args, "scale")
@@ -132,7 +105,6 @@ class Runner(Suite):
         process and figures, the peer's verdicts, summary, exit status and
         stderr, the library's log events, the time taken, setup problems."""
         log = os.path.join(self.tmp, f"{name}.log")
-        peer_err = os.path.join(self.tmp, f"{name}.peer-stderr")
         env = clean_env()
         # glibc's per-thread cache keeps up to 7 freed chunks of each small
         # size, which mallinfo2() counts as in use: up to some 200 KiB that
@@ -145,45 +117,12 @@ class Runner(Suite):
                        TLSCLOSE_LOG_FORMAT="json")
         peer_cmd = [self.args.peer, f"--count={self.total}", f"--cert={self.cert}",
                     f"--key={self.key}", f"--timeout={RUN_TIMEOUT * 1000}"]
-        res = {"problems": [], "proc": None, "figures": None}
-        start = time.monotonic()
-        with open(peer_err, "w") as err:
-            peer = subprocess.Popen(peer_cmd, stdout=subprocess.PIPE, stderr=err, text=True,
-                                    env=clean_env())
-        reader = PeerReader(peer)
-        try:
-            port = read_line(peer, "peer")["port"]
-            reader.start()
-            cmd = [self.args.program, f"--port={port}", f"--connections={self.n}",
-                   f"--batches={self.args.batches}"]
-            try:
-                res["proc"] = subprocess.run(cmd, env=env, capture_output=True, text=True,
-                                             timeout=RUN_TIMEOUT)
-            except subprocess.TimeoutExpired as e:
-                res["problems"].append(f"the client hung: killed after {RUN_TIMEOUT}s "
-                                       f"(stdout {e.stdout!r}, stderr {e.stderr!r})")
-            # The client's exit ended every connection it had left: the
-            # peer then reports them all and exits.
-            reader.join(TIMEOUT)
-            if reader.is_alive():
-                res["problems"].append(f"the peer did not finish within {TIMEOUT}s after "
-                                       f"the client: {len(reader.verdicts)} verdicts")
-        except (RuntimeError, ValueError, KeyError) as e:
-            res["problems"].append(f"setup: {e}")
-        finally:
-            if peer.poll() is None:
-                peer.kill()
-            peer.wait()
-            reader.join(5)
-        res["seconds"] = time.monotonic() - start
-        res["verdicts"], res["summary"], res["bad"] = reader.verdicts, reader.summary, reader.bad
-        res["peer_status"] = peer.returncode
-        with open(peer_err) as f:
-            res["peer_stderr"] = f.read()
-        res["events"] = []
-        if os.path.exists(log):
-            with open(log) as f:
-                res["events"] = [json.loads(line) for line in f if line.strip()]
+
+        def program(port):
+            return [self.args.program, f"--port={port}", f"--connections={self.n}",
+                    f"--batches={self.args.batches}"]
+        res = run_with_peer(peer_cmd, program, env, RUN_TIMEOUT, TIMEOUT, log)
+        res["figures"] = None
         proc = res["proc"]
         if proc is not None and proc.stdout.strip():
             try:

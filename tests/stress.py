@@ -29,13 +29,10 @@ import collections
 import json
 import os
 import re
-import subprocess
 import sys
-import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Suite, TIMEOUT, Tap, clean_env, read_line  # noqa: E402
+from harness import Suite, TIMEOUT, Tap, clean_env, run_with_peer  # noqa: E402
 
 # Hang guard for one whole run of the threaded program (thousands of
 # handshakes), not a performance bar: an ASan+UBSan build takes about 20 s
@@ -56,24 +53,6 @@ OK_LINE = re.compile(r"^ok connections=(\d+)" +
 ALLOWED_WARN_EVENTS = ()
 
 
-class PeerReader(threading.Thread):
-    """Collects the peer's verdict lines as they come: the peer's children
-    block on a full pipe otherwise."""
-
-    def __init__(self, proc):
-        super().__init__(daemon=True)
-        self.proc = proc
-        self.lines = []
-        self.bad = []
-
-    def run(self):
-        for line in self.proc.stdout:
-            try:
-                self.lines.append(json.loads(line))
-            except ValueError:
-                self.bad.append(line)
-
-
 class Runner(Suite):
     def __init__(self, args):
         super().__init__(args, "stress")
@@ -84,7 +63,6 @@ class Runner(Suite):
         stderr, the log events, the time taken and any setup problem."""
         count = threads * connections
         log = os.path.join(self.tmp, f"{name}.log")
-        peer_err = os.path.join(self.tmp, f"{name}.peer-stderr")
         env = clean_env()
         if shim:
             env.update(LD_PRELOAD=self.lib, TLSCLOSE_LOG=log, TLSCLOSE_LOG_LEVEL="warn",
@@ -95,45 +73,12 @@ class Runner(Suite):
         peer_cmd = [self.peer, "server", "--parallel", f"--count={count}",
                     f"--cert={self.cert}", f"--key={self.key}", f"--timeout={peer_ms}",
                     f"--total-timeout={peer_ms}"] + ([f"--tls{tls}"] if tls else [])
-        res = {"problems": [], "proc": None, "counts": None, "verdicts": [], "bad": []}
-        start = time.monotonic()
-        with open(peer_err, "w") as err:
-            peer = subprocess.Popen(peer_cmd, stdout=subprocess.PIPE, stderr=err, text=True,
-                                    env=clean_env())
-        reader = PeerReader(peer)
-        try:
-            port = read_line(peer, "peer")["port"]
-            reader.start()
-            cmd = [self.args.program, f"--port={port}", f"--threads={threads}",
-                   f"--connections={connections}", f"--seed={self.args.seed}"]
-            try:
-                res["proc"] = subprocess.run(cmd, env=env, capture_output=True, text=True,
-                                             timeout=RUN_TIMEOUT)
-            except subprocess.TimeoutExpired as e:
-                res["problems"].append(f"the program hung: killed after {RUN_TIMEOUT}s "
-                                       f"(stdout {e.stdout!r}, stderr {e.stderr!r})")
-            # The peer ends once every connection has ended: at the latest
-            # when the program's exit closed the kept ones.
-            reader.join(TIMEOUT)
-            if reader.is_alive():
-                res["problems"].append(f"the peer did not finish within {TIMEOUT}s "
-                                       f"after the program: {len(reader.lines)} verdicts")
-        except (RuntimeError, ValueError, KeyError) as e:
-            res["problems"].append(f"setup: {e}")
-        finally:
-            if peer.poll() is None:
-                peer.kill()
-            peer.wait()
-            reader.join(5)
-        res["seconds"] = time.monotonic() - start
-        res["verdicts"], res["bad"] = reader.lines, reader.bad
-        res["peer_status"] = peer.returncode
-        with open(peer_err) as f:
-            res["peer_stderr"] = f.read()
-        res["events"] = []
-        if os.path.exists(log):
-            with open(log) as f:
-                res["events"] = [json.loads(line) for line in f if line.strip()]
+
+        def program(port):
+            return [self.args.program, f"--port={port}", f"--threads={threads}",
+                    f"--connections={connections}", f"--seed={self.args.seed}"]
+        res = run_with_peer(peer_cmd, program, env, RUN_TIMEOUT, TIMEOUT, log)
+        res["counts"] = None
         proc = res["proc"]
         if proc is not None and proc.stdout.strip():
             m = OK_LINE.match(proc.stdout.strip().splitlines()[-1])
