@@ -1,5 +1,6 @@
 /* bench_util.c: see bench_util.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
@@ -103,4 +104,27 @@ void tls_read_exact(SSL *ssl, void *buf, size_t len)
             tls_failed(ssl, 0, "SSL_read");
         got += n;
     }
+}
+
+void open_plain_batch(const char *kind, int *fds, int n)
+{
+    for (int i = 0; i < n;) {
+        if (strcmp(kind, "pipe") == 0) {
+            if (pipe(fds + i) != 0)
+                die_errno("pipe");
+            i += 2;
+            continue;
+        }
+        fds[i] = strcmp(kind, "devnull") == 0 ? open("/dev/null", O_RDONLY)
+                                              : socket(AF_INET, SOCK_STREAM, 0);
+        if (fds[i] < 0)
+            die_errno(kind);
+        i++;
+    }
+}
+
+__attribute__((noinline)) void bench_close_batch(const int *fds, int n)
+{
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
 }

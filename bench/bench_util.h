@@ -36,4 +36,13 @@ int connect_loopback(int port);
 void tls_write_all(SSL *ssl, const void *buf, size_t len);
 void tls_read_exact(SSL *ssl, void *buf, size_t len);
 
+/* Opens n descriptors of one kind that is not TLS into fds: "devnull"
+ * (/dev/null), "pipe" (both ends, so n is even) or "socket" (an unconnected
+ * TCP socket). Any failure ends the process. */
+void open_plain_batch(const char *kind, int *fds, int n);
+
+/* Item 1's measured region: close() of each descriptor. Never inlined, so
+ * that callgrind can count it alone (--toggle-collect=bench_close_batch). */
+void bench_close_batch(const int *fds, int n);
+
 #endif

@@ -8,40 +8,13 @@
  * Prints one JSON line: close() calls and nanoseconds per call (the time of
  * the close loops only, not of opening).
  */
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "../tests/peer_util.h"
 #include "bench_util.h"
-
-void bench_close_batch(const int *fds, int n);
-
-__attribute__((noinline)) void bench_close_batch(const int *fds, int n)
-{
-    for (int i = 0; i < n; i++)
-        close(fds[i]);
-}
-
-static void open_batch(const char *kind, int *fds, int n)
-{
-    for (int i = 0; i < n;) {
-        if (strcmp(kind, "pipe") == 0) {
-            if (pipe(fds + i) != 0)
-                die_errno("pipe");
-            i += 2;
-            continue;
-        }
-        fds[i] = strcmp(kind, "devnull") == 0 ? open("/dev/null", O_RDONLY)
-                                              : socket(AF_INET, SOCK_STREAM, 0);
-        if (fds[i] < 0)
-            die_errno(kind);
-        i++;
-    }
-}
 
 int main(int argc, char **argv)
 {
@@ -69,7 +42,7 @@ int main(int argc, char **argv)
 
     int64_t spent = 0;
     for (long r = 0; r < rounds; r++) {
-        open_batch(kind, fds, batch);
+        open_plain_batch(kind, fds, batch);
         int64_t t0 = now_ns();
         bench_close_batch(fds, batch);
         spent += now_ns() - t0;

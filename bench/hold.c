@@ -44,31 +44,6 @@
 #define CALLGRIND_START_INSTRUMENTATION ((void)0)
 #endif
 
-void bench_close_batch(const int *fds, int n);
-
-__attribute__((noinline)) void bench_close_batch(const int *fds, int n)
-{
-    for (int i = 0; i < n; i++)
-        close(fds[i]);
-}
-
-static void open_batch(const char *kind, int *fds, int n)
-{
-    for (int i = 0; i < n;) {
-        if (strcmp(kind, "pipe") == 0) {
-            if (pipe(fds + i) != 0)
-                die_errno("pipe");
-            i += 2;
-            continue;
-        }
-        fds[i] = strcmp(kind, "devnull") == 0 ? open("/dev/null", O_RDONLY)
-                                              : socket(AF_INET, SOCK_STREAM, 0);
-        if (fds[i] < 0)
-            die_errno(kind);
-        i++;
-    }
-}
-
 /* Raises the descriptor limit as far as needed and allowed; returns how many
  * connections fit (two descriptors each, plus the batch and some spare). */
 static long fit_connections(long wanted, int batch)
@@ -177,7 +152,7 @@ int main(int argc, char **argv)
     CALLGRIND_START_INSTRUMENTATION;
     int64_t spent = 0;
     for (long r = 0; r < rounds; r++) {
-        open_batch(kind, fds, batch);
+        open_plain_batch(kind, fds, batch);
         int64_t t0 = now_ns();
         bench_close_batch(fds, batch);
         spent += now_ns() - t0;
