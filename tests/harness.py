@@ -3,6 +3,7 @@ stress.py, scale.py, hardening.py, ...): TAP output, the process
 environment, reading the peers' JSON lines, running a program against a
 peer that reports many connections."""
 
+import collections
 import json
 import os
 import select
@@ -173,3 +174,39 @@ def run_with_peer(peer_cmd, program, env, timeout, peer_wait, log):
     res["peer_status"] = peer.returncode
     res["events"] = read_events(log)
     return res
+
+
+def peer_report_problems(res, count):
+    """Problems with what a run_with_peer() peer reported for count
+    connections numbered from 1: exactly one verdict each, no corrupted line,
+    a clean exit of the peer."""
+    problems = []
+    conns = collections.Counter(v.get("conn") for v in res["verdicts"])
+    if len(res["verdicts"]) != count:
+        problems.append(f"{len(res['verdicts'])} verdicts, expected {count}")
+    dup = sorted(c for c, n in conns.items() if n > 1)
+    missing = sorted(set(range(1, count + 1)) - set(conns))
+    if dup:
+        problems.append(f"connections reported twice: {dup[:20]}")
+    if missing:
+        problems.append(f"connections without a verdict: {missing[:20]}"
+                        f"{' ...' if len(missing) > 20 else ''}")
+    if res["bad"]:
+        problems.append(f"{len(res['bad'])} corrupted (non-JSON) lines: {res['bad'][:3]}")
+    if res["peer_status"] != 0:
+        problems.append(f"peer exit status {res['peer_status']}")
+    if res["peer_stderr"].strip():
+        problems.append(f"peer stderr: {res['peer_stderr'].strip()[:2000]}")
+    return problems
+
+
+def tally(verdicts):
+    """Many verdicts in one line: how the connections ended, what followed
+    close_notify, how many had extra bytes, which TLS versions."""
+    kinds = collections.Counter(v.get("verdict") for v in verdicts)
+    after = collections.Counter(v.get("after") for v in verdicts
+                                if v.get("verdict") == "close_notify")
+    extra = sum(1 for v in verdicts if v.get("extra", 0) > 0)
+    tls = collections.Counter(v.get("tls") for v in verdicts)
+    return (f"verdicts {dict(kinds)}, after close_notify {dict(after)}, "
+            f"extra>0 {extra}, tls {dict(tls)}")

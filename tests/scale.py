@@ -42,7 +42,8 @@ import resource
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Suite, TIMEOUT, Tap, clean_env, run_with_peer  # noqa: E402
+from harness import (Suite, TIMEOUT, Tap, clean_env, peer_report_problems,  # noqa: E402
+                     run_with_peer, tally)
 
 # Hang guard for one run of the client (N handshakes, then N closes), not a
 # performance bar: about 15 s here for 10,000 connections (25 s in an ASan
@@ -151,40 +152,13 @@ class Runner(Suite):
     def peer_ok(self, res):
         """Problems with the peer's report: one verdict per connection, all
         N connections live at once."""
-        problems = []
-        verdicts = res["verdicts"]
-        conns = collections.Counter(v.get("conn") for v in verdicts)
-        if len(verdicts) != self.total:
-            problems.append(f"{len(verdicts)} verdicts, expected {self.total}")
-        dup = sorted(c for c, k in conns.items() if k > 1)
-        missing = sorted(set(range(1, self.total + 1)) - set(conns))
-        if dup:
-            problems.append(f"connections reported twice: {dup[:20]}")
-        if missing:
-            problems.append(f"connections without a verdict: {missing[:20]}"
-                            f"{' ...' if len(missing) > 20 else ''}")
+        problems = peer_report_problems(res, self.total)
         summary = res["summary"] or {}
         if summary.get("max_open") != self.total:
             problems.append(f"not all connections were live at once: the peer saw at most "
                             f"{summary.get('max_open')} of {self.total} "
                             f"(summary {res['summary']})")
-        if res["bad"]:
-            problems.append(f"{len(res['bad'])} corrupted (non-JSON) lines: {res['bad'][:3]}")
-        if res["peer_status"] != 0:
-            problems.append(f"peer exit status {res['peer_status']}")
-        if res["peer_stderr"].strip():
-            problems.append(f"peer stderr: {res['peer_stderr'].strip()[:2000]}")
         return problems
-
-    @staticmethod
-    def describe(verdicts):
-        kinds = collections.Counter(v.get("verdict") for v in verdicts)
-        after = collections.Counter(v.get("after") for v in verdicts
-                                    if v.get("verdict") == "close_notify")
-        extra = sum(1 for v in verdicts if v.get("extra", 0) > 0)
-        tls = collections.Counter(v.get("tls") for v in verdicts)
-        return (f"verdicts {dict(kinds)}, after close_notify {dict(after)}, "
-                f"extra>0 {extra}, tls {dict(tls)}")
 
     @staticmethod
     def print_run(what, res):
@@ -192,7 +166,7 @@ class Runner(Suite):
         print(f"# {what}: {res['seconds']:.1f}s in all; opening {fig.get('open_s')}s, "
               f"closing {fig.get('close_s')}s; {fig.get('tls')}; "
               f"RLIMIT_NOFILE {fig.get('fd_limit')}")
-        print(f"# {what}: {Runner.describe(res['verdicts'])}; peer {res['summary']}; "
+        print(f"# {what}: {tally(res['verdicts'])}; peer {res['summary']}; "
               f"{fig.get('resumed')} sessions resumed")
 
     # --- 1. under the library -------------------------------------------
@@ -226,7 +200,7 @@ class Runner(Suite):
             problems.append(f"{len(verdicts)} verdicts for {self.total} connections")
         tap.result(not problems, f"{what}: exactly {self.total} close_notify, each alone and "
                    "followed by a FIN (none lost, none doubled)",
-                   problems + [self.describe(verdicts)])
+                   problems + [tally(verdicts)])
 
         warn = [e for e in res["events"] if e.get("level") in ("warn", "error")]
         kinds = collections.Counter((e.get("event"), e.get("reason")) for e in warn)
@@ -246,7 +220,7 @@ class Runner(Suite):
                    f"{what}: every connection ends with a bare FIN, no close_notify "
                    "(the program sends none)",
                    [f"{len(notified)} other verdicts, first: "
-                    f"{[json.dumps(v) for v in notified[:5]]}", self.describe(res["verdicts"])])
+                    f"{[json.dumps(v) for v in notified[:5]]}", tally(res["verdicts"])])
 
     # --- 3. memory --------------------------------------------------------
 

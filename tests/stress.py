@@ -32,7 +32,8 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Suite, TIMEOUT, Tap, clean_env, run_with_peer  # noqa: E402
+from harness import (Suite, TIMEOUT, Tap, clean_env, peer_report_problems,  # noqa: E402
+                     run_with_peer, tally)
 
 # Hang guard for one whole run of the threaded program (thousands of
 # handshakes), not a performance bar: an ASan+UBSan build takes about 20 s
@@ -106,38 +107,6 @@ class Runner(Suite):
             problems.append(f"stderr: {proc.stderr.strip()}")
         return problems
 
-    @staticmethod
-    def verdicts_complete(res, count):
-        """Problems with the set of verdict lines: one per connection."""
-        problems = []
-        conns = collections.Counter(v.get("conn") for v in res["verdicts"])
-        if len(res["verdicts"]) != count:
-            problems.append(f"{len(res['verdicts'])} verdicts, expected {count}")
-        dup = sorted(c for c, n in conns.items() if n > 1)
-        missing = sorted(set(range(1, count + 1)) - set(conns))
-        if dup:
-            problems.append(f"connections reported twice: {dup[:20]}")
-        if missing:
-            problems.append(f"connections without a verdict: {missing[:20]}"
-                            f"{' ...' if len(missing) > 20 else ''}")
-        if res["bad"]:
-            problems.append(f"{len(res['bad'])} corrupted (non-JSON) lines: {res['bad'][:3]}")
-        if res["peer_status"] != 0:
-            problems.append(f"peer exit status {res['peer_status']}")
-        if res["peer_stderr"].strip():
-            problems.append(f"peer stderr: {res['peer_stderr'].strip()[:2000]}")
-        return problems
-
-    @staticmethod
-    def summary(verdicts):
-        kinds = collections.Counter(v.get("verdict") for v in verdicts)
-        after = collections.Counter(v.get("after") for v in verdicts
-                                    if v.get("verdict") == "close_notify")
-        extra = sum(1 for v in verdicts if v.get("extra", 0) > 0)
-        tls = collections.Counter(v.get("tls") for v in verdicts)
-        return (f"verdicts {dict(kinds)}, after close_notify {dict(after)}, "
-                f"extra>0 {extra}, tls {dict(tls)}")
-
     # --- 1. under the library --------------------------------------------
 
     def shim(self, tap, tls):
@@ -146,7 +115,7 @@ class Runner(Suite):
         what = f"{threads} threads x {connections} connections, TLS {tls or '1.3 (peer picks)'}"
         res = self.run(f"shim-tls{tls or 'any'}", threads, connections, tls, True)
         verdicts = res["verdicts"]
-        summary = self.summary(verdicts)
+        summary = tally(verdicts)
         out = [res["proc"].stdout.strip() if res["proc"] else "(no program output)", summary]
         print(f"# shim, {what}: {res['seconds']:.1f}s; {out[0]}")
         print(f"# {summary}")
@@ -155,7 +124,7 @@ class Runner(Suite):
         tap.result(not problems, f"shim, {what}: the program exits 0 with its ok line",
                    problems)
 
-        problems = self.verdicts_complete(res, count)
+        problems = peer_report_problems(res, count)
         tap.result(not problems, f"shim, {what}: exactly one verdict per connection",
                    problems)
 
@@ -207,12 +176,12 @@ class Runner(Suite):
         what = f"{threads} threads x {connections} connections"
         res = self.run("bare", threads, connections, None, False)
         verdicts, counts = res["verdicts"], res["counts"]
-        summary = self.summary(verdicts)
+        summary = tally(verdicts)
         out = res["proc"].stdout.strip() if res["proc"] else "(no program output)"
         print(f"# bare, {what}: {res['seconds']:.1f}s; {out}")
         print(f"# {summary}")
 
-        problems = self.program_ok(res, count) + self.verdicts_complete(res, count)
+        problems = self.program_ok(res, count) + peer_report_problems(res, count)
         tap.result(not problems, f"bare, {what}: the program exits 0, one verdict per "
                    "connection", problems)
 
