@@ -4,7 +4,8 @@
 1. Silent EOF: the strict peer sends a response and then ends TCP without
    close_notify (--mode=truncate). The sample eof_reader reads to the end with
    one of SSL_read, SSL_read_ex, SSL_peek, SSL_peek_ex, with or without
-   SSL_OP_IGNORE_UNEXPECTED_EOF, and prints what the program saw (return
+   SSL_OP_IGNORE_UNEXPECTED_EOF, or through a BIO of its own that does not
+   answer BIO_eof (the 1.1.1-style signal on every version), and prints what the program saw (return
    value, SSL_get_error, errno, the error queue as printed, a second call,
    SSL_shutdown). Each combination runs bare and under TLSCLOSE_EOF=warn,
    error and clean, in TLS 1.2 and 1.3; the peer reports any alert the client
@@ -75,11 +76,14 @@ class Runner(Suite):
 
     # --- 1. silent EOF ---------------------------------------------------
 
-    def expected_bare(self, ignore):
-        if self.args.openssl == "3" and not ignore:
+    def expected_bare(self, ignore, own_bio):
+        """What a silent EOF gives a program without the library. A BIO of
+        the program's own that does not answer BIO_eof gets the 1.1.1 signal
+        on OpenSSL 3 too (openssl-semantics.md §1)."""
+        if self.args.openssl == "3" and not ignore and not own_bio:
             return {"ret": 0, "ssl_error": "SSL_ERROR_SSL", "has": EOF_STRING,
                     "peer_fatal": ["fatal:decode error"]}
-        if self.args.openssl == "3":
+        if self.args.openssl == "3" and not own_bio:
             return {"ret": 0, "ssl_error": "SSL_ERROR_ZERO_RETURN", "errors": "",
                     "peer_fatal": []}
         return {"ret": 0, "ssl_error": "SSL_ERROR_SYSCALL", "errno": 0, "errors": "",
@@ -102,11 +106,13 @@ class Runner(Suite):
                         f"--timeout={PEER_TIMEOUT_MS}"]
             for fn in FUNCTIONS:
                 ex = fn.endswith("_ex")
-                for ignore in (False, True):
-                    args = [f"--fn={fn}"] + (["--ignore-eof"] if ignore else [])
-                    what = f"{fn}{' +IGNORE_UNEXPECTED_EOF' if ignore else ''}, TLS {tls}"
+                for ignore, own_bio in ((False, False), (True, False), (False, True)):
+                    args = [f"--fn={fn}"] + (["--ignore-eof"] if ignore else []) + \
+                        (["--bio=custom"] if own_bio else [])
+                    what = f"{fn}{' +IGNORE_UNEXPECTED_EOF' if ignore else ''}" \
+                        f"{' (own BIO without BIO_eof)' if own_bio else ''}, TLS {tls}"
                     bare_out, bare_peer, _, proc = self.run(peer_cmd, args, {}, False)
-                    want = self.expected_bare(ignore)
+                    want = self.expected_bare(ignore, own_bio)
                     problems = self.compare(bare_out.get("end", {}), want)
                     if fatal_alerts(bare_peer) != want["peer_fatal"]:
                         problems.append(f"peer got alerts {bare_peer.get('alerts')}, "

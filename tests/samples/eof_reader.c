@@ -5,7 +5,7 @@
  * tests compare this with the policy table (SPEC §4.3).
  *
  *   eof_reader --port=N --fn=read|read_ex|peek|peek_ex [--ignore-eof]
- *              [--then=wait-fin]
+ *              [--bio=custom] [--then=wait-fin]
  *
  * --then=wait-fin: after the end, make no further OpenSSL call: wait for the
  * peer's TCP FIN and leave with _exit(), so that the only close_notify the
@@ -13,10 +13,19 @@
  *
  * --ignore-eof sets SSL_OP_IGNORE_UNEXPECTED_EOF (OpenSSL 3; in 1.1.1 the
  * bit is reserved and has no effect, as for a program built against 3.x
- * headers and run on 1.1.1). Output: one JSON line on stdout. */
+ * headers and run on 1.1.1).
+ *
+ * --bio=custom: after the handshake, the connection's I/O goes through a BIO
+ * of the program's own (as curl's), a plain recv/send over the socket whose
+ * ctrl answers nothing, BIO_CTRL_EOF included: at a silent EOF OpenSSL 3
+ * then signals what 1.1.1 does (0, SSL_ERROR_SYSCALL, errno 0). Nor does it
+ * answer BIO_get_fd, so the library cannot learn the descriptor from it.
+ *
+ * Output: one JSON line on stdout. */
 #include "sample.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -109,6 +118,58 @@ static void print_outcome(const char *key, const struct outcome *o)
 	printf("\"}");
 }
 
+/* The custom BIO: data is the socket, as an int in the BIO's data pointer. */
+static int custom_read(BIO *b, char *buf, int len)
+{
+	int fd = (int)(intptr_t)BIO_get_data(b);
+	ssize_t n = recv(fd, buf, (size_t)len, 0);
+
+	BIO_clear_retry_flags(b);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		BIO_set_retry_read(b);
+	return (int)n;
+}
+
+static int custom_write(BIO *b, const char *buf, int len)
+{
+	int fd = (int)(intptr_t)BIO_get_data(b);
+	ssize_t n = send(fd, buf, (size_t)len, MSG_NOSIGNAL);
+
+	BIO_clear_retry_flags(b);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		BIO_set_retry_write(b);
+	return (int)n;
+}
+
+/* Only a flush is answered (OpenSSL flushes after every record it writes);
+ * BIO_CTRL_EOF and BIO_C_GET_FD get 0, as from many programs' own BIOs. */
+static long custom_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	(void)b;
+	(void)num;
+	(void)ptr;
+	return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static BIO_METHOD *custom_method;
+
+static void use_custom_bio(struct sample *s)
+{
+	BIO_METHOD *m = custom_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+				     "eof_reader custom");
+	BIO *b;
+
+	if (m == NULL || !BIO_meth_set_read(m, custom_read) ||
+	    !BIO_meth_set_write(m, custom_write) || !BIO_meth_set_ctrl(m, custom_ctrl))
+		sample_fail("BIO_meth_new");
+	b = BIO_new(m);
+	if (b == NULL)
+		sample_fail("BIO_new");
+	BIO_set_data(b, (void *)(intptr_t)s->fd);
+	BIO_set_init(b, 1);
+	SSL_set_bio(s->ssl, b, b); /* frees the socket BIO, which does not close */
+}
+
 /* Until the peer's FIN (recv returns 0) or a reset, bounded. */
 static void wait_for_fin(int fd)
 {
@@ -123,7 +184,7 @@ int main(int argc, char **argv)
 {
 	struct sample s;
 	enum fn fn = FN_READ;
-	int ignore_eof = 0, wait_fin = 0, rest = 1, r, err;
+	int ignore_eof = 0, custom_bio = 0, wait_fin = 0, rest = 1, r, err;
 	char buf[4096];
 	size_t n, total = 0;
 	struct outcome first, again;
@@ -139,6 +200,8 @@ int main(int argc, char **argv)
 			}
 		if (strcmp(argv[i], "--ignore-eof") == 0)
 			ignore_eof = known = 1;
+		if (strcmp(argv[i], "--bio=custom") == 0)
+			custom_bio = known = 1;
 		if (strcmp(argv[i], "--then=wait-fin") == 0)
 			wait_fin = known = 1;
 		if (!known)
@@ -146,6 +209,8 @@ int main(int argc, char **argv)
 	}
 	sample_init(rest, argv);
 	sample_handshake(&s);
+	if (custom_bio)
+		use_custom_bio(&s);
 	if (ignore_eof)
 		SSL_set_options(s.ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	sample_write(&s, "hello\n");
@@ -174,14 +239,15 @@ int main(int argc, char **argv)
 	r = SSL_shutdown(s.ssl);
 	ERR_clear_error();
 
-	printf("{\"fn\":\"%s\",\"ignore_eof\":%s,\"bytes\":%zu,", fn_names[fn],
-	       ignore_eof ? "true" : "false", total);
+	printf("{\"fn\":\"%s\",\"ignore_eof\":%s,\"bio\":\"%s\",\"bytes\":%zu,",
+	       fn_names[fn], ignore_eof ? "true" : "false", custom_bio ? "custom" : "socket", total);
 	print_outcome("end", &first);
 	printf(",");
 	print_outcome("again", &again);
 	printf(",\"shutdown\":%d}\n", r);
 	fflush(stdout);
 	SSL_free(s.ssl);
+	BIO_meth_free(custom_method);
 	SSL_CTX_free(s.ctx);
 	close(s.fd);
 	return 0;
