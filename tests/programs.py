@@ -12,12 +12,16 @@ own libraries, no OpenSSL 3 in the process):
    a keep-alive connection is idle, must end that one with close_notify too.
 2. Receiving (clients): the peer sends part of a response and a FIN without
    close_notify, with a Content-Length and close-delimited. With
-   TLSCLOSE_EOF=error the program must fail visibly; with clean it must not
-   report a TLS error (and succeed when only close_notify could tell); with
-   warn it behaves as bare and the log carries a truncation event with the
-   byte count.
-3. No harm: same exit status and output as bare where nothing was wrong; no
-   death by SIGPIPE; every run bounded.
+   TLSCLOSE_EOF=error the program must fail and name the TLS-level EOF; with
+   clean it must not report one (and succeed when only close_notify could
+   tell); with warn it behaves exactly as bare. The log carries a truncation
+   event naming the peer and the exact byte count.
+3. No harm: same exit status, output and files written as bare where
+   nothing was wrong (and under TLSCLOSE_EOF=warn); no death by SIGPIPE;
+   every run bounded.
+0. First, which programs these are: their versions (curl 7.88 / 7.74, ...)
+   and the OpenSSL objects the dynamic loader really maps when they run
+   under the library (LD_DEBUG=files): only OpenSSL 3 or only 1.1.1.
 
 usage: programs.py --openssl=3|1.1.1 [--table=FILE]
 Environment: TC_SRCDIR, TC_BUILDDIR, TLSCLOSE_LIBRARY (from make check).
@@ -33,6 +37,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Suite, TIMEOUT, Tap, clean_env, describe  # noqa: E402
@@ -42,7 +47,41 @@ BULLSEYE_PACKAGES = ["openssl", "libssl1.1", "curl", "libcurl4", "libssh2-1", "l
                      "libpython3.9-stdlib", "libmpdec3", "libffi7", "nginx-light"]
 PARTIAL = 100          # body bytes the truncating peer sends
 ANNOUNCED = 1000       # its Content-Length
-EOF_TEXT = re.compile(r"unexpected eof", re.I)
+# How the clients word a TLS-level EOF without close_notify: OpenSSL 3's
+# reason string, Python's names for it on 3.x and 1.1.1, s_client 1.1.1's.
+EOF_TEXT = re.compile(r"unexpected eof|EOF occurred in violation of protocol|"
+                      r"SSL_ERROR_SYSCALL|UNEXPECTED_EOF", re.I)
+# How they word a body shorter than its Content-Length: an HTTP matter, which
+# a clean TLS end cannot hide (the bytes are missing either way).
+SHORT_BODY_TEXT = re.compile(r"transfer closed with \d+ bytes remaining|IncompleteRead")
+
+
+def normalize(output):
+    """A program's output without what differs between any two runs: socat's
+    timestamps, process ids, the thread id OpenSSL prints before an error."""
+    text = output.decode(errors="replace") if isinstance(output, bytes) else output
+    text = re.sub(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d(\.\d+)? ", "", text)
+    text = re.sub(r"(?m)^[0-9A-Fa-f]+:error:", "<thread>:error:", text)
+    return re.sub(r"\[\d+\]", "[pid]", text)
+
+
+def http_head(content_length):
+    """The head tests/peer --http sends before its body."""
+    if content_length is None:
+        return "HTTP/1.0 200 OK\r\nConnection: close\r\n\r\n"
+    return f"HTTP/1.0 200 OK\r\nContent-Length: {content_length}\r\nConnection: close\r\n\r\n"
+
+
+# What each install must be: the versions the suite is about, and the one
+# libssl/libcrypto pair its processes may map.
+EXPECTED = {
+    "3": {"curl": r"^curl 7\.88\.\d+ .*OpenSSL/3\.0\.", "openssl": r"^OpenSSL 3\.0\.",
+          "python": r"^OpenSSL 3\.0\.", "nginx": r"built with OpenSSL 3\.0\.",
+          "objects": {"libssl.so.3", "libcrypto.so.3"}},
+    "1.1.1": {"curl": r"^curl 7\.74\.0 .*OpenSSL/1\.1\.1w", "openssl": r"^OpenSSL 1\.1\.1w",
+              "python": r"^OpenSSL 1\.1\.1w", "nginx": r"built with OpenSSL 1\.1\.1",
+              "objects": {"libssl.so.1.1", "libcrypto.so.1.1"}},
+}
 
 
 class Install:
@@ -80,27 +119,28 @@ class Install:
 
 
 # --- programs ---------------------------------------------------------------
-# A client gets the port; it returns (argv, stdin bytes). truncation: the
-# variant used against a truncating server (s_client must wait for the end).
+# A client gets the port; it returns (argv, stdin bytes). wait_end: the
+# variant that reads until the server ends the connection (s_client -quiet;
+# without it, s_client ends at the end of its stdin, as a user's would).
 
-def curl(inst, port, truncation=False):
-    return [inst.bin("curl"), "-sS", "-k", "--max-time", "10",
+def curl(inst, port, wait_end=False):
+    # The body goes to a file: the runs compare the files written.
+    return [inst.bin("curl"), "-sS", "-k", "--max-time", "10", "-o", "response.body",
             f"https://127.0.0.1:{port}/"], b""
 
 
-def s_client(inst, port, truncation=False):
-    # -quiet implies -ign_eof (wait for the server's end): right against a
-    # truncating server; otherwise end at the end of stdin, as a user would.
+def s_client(inst, port, wait_end=False):
+    # -quiet implies -ign_eof (wait for the server's end).
     argv = [inst.bin("openssl"), "s_client", "-quiet", "-connect", f"127.0.0.1:{port}"]
-    return argv + ([] if truncation else ["-no_ign_eof"]), b"GET / HTTP/1.0\r\n\r\n"
+    return argv + ([] if wait_end else ["-no_ign_eof"]), b"GET / HTTP/1.0\r\n\r\n"
 
 
-def socat_client(inst, port, truncation=False):
+def socat_client(inst, port, wait_end=False):
     return [inst.bin("socat"), "-t", "2", "-", f"OPENSSL:127.0.0.1:{port},verify=0"], \
         b"GET / HTTP/1.0\r\n\r\n"
 
 
-def py_fetch(inst, port, truncation=False):
+def py_fetch(inst, port, wait_end=False):
     return [inst.python(), os.path.join(os.environ["TC_SRCDIR"], "tests", "programs",
                                         "py_fetch.py"), f"--port={port}"], b""
 
@@ -261,24 +301,32 @@ class Runner(Suite):
             return True
         return False
 
-    def client_run(self, inst, client, peer_args, policy, truncation=False):
+    def client_run(self, inst, client, peer_args, policy, wait_end=False):
+        """Runs the client once against a fresh peer, in an empty working
+        directory of its own. Returns (process, the peer's verdict, the
+        library's events, {file name: contents} of what it wrote there)."""
+        cwd = tempfile.mkdtemp(dir=self.tmp, prefix="cwd-")
         peer = subprocess.Popen([self.peer, "server", f"--cert={self.cert}", f"--key={self.key}",
                                  "--timeout=3000"] + peer_args,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=clean_env())
         try:
             port = read_port(peer, "stdout", r'"port":(\d+)', "peer")
-            argv, stdin = client(inst, port, truncation)
+            argv, stdin = client(inst, port, wait_end)
             env, log = self.env(inst, policy)
             proc = subprocess.run(argv, input=stdin, capture_output=True, env=env,
-                                  timeout=TIMEOUT)
+                                  cwd=cwd, timeout=TIMEOUT)
             ready, _, _ = select.select([peer.stdout], [], [], TIMEOUT)
             verdict = json.loads(peer.stdout.readline()) if ready else {"verdict": "no verdict"}
         finally:
             if peer.poll() is None:
                 peer.kill()
             peer.wait()
-        return proc, verdict, self.events(log)
+        files = {}
+        for f in sorted(os.listdir(cwd)):
+            with open(os.path.join(cwd, f), "rb") as fh:
+                files[f] = fh.read()
+        return proc, verdict, self.events(log), files
 
     def server_run(self, inst, server, policy, notify="on"):
         argv, stream, pattern, http, until_stopped = server(inst, self.cert, self.key)
@@ -305,6 +353,45 @@ class Runner(Suite):
                 proc.wait()
         return proc.returncode, verdict, self.events(log)
 
+    def versions(self, tap, inst):
+        """Each program's version, and the OpenSSL objects the loader maps
+        into it when it runs under the library (LD_DEBUG=files lists every
+        object loaded, dlopen()ed ones included): exactly one libssl and one
+        libcrypto, of the version of this suite."""
+        want = EXPECTED[inst.openssl]
+        checks = [("curl", [inst.bin("curl"), "--version"], want["curl"]),
+                  ("openssl", [inst.bin("openssl"), "version"], want["openssl"]),
+                  ("python", [inst.python(), "-c", "import ssl, urllib.request; "
+                              "print(ssl.OPENSSL_VERSION)"], want["python"]),
+                  ("nginx", [inst.sbin("nginx"), "-V"], want["nginx"]),
+                  ("socat", [inst.bin("socat"), "-V"], r"^socat version ")]
+        for name, argv, pattern in checks:
+            what = f"{name} (OpenSSL {inst.openssl} suite): version and OpenSSL objects loaded"
+            if self.unrunnable(tap, inst, name, what):
+                continue
+            env, _ = self.env(inst, "warn")
+            env["LD_DEBUG"] = "files"
+            try:
+                out = subprocess.run(argv, capture_output=True, text=True, env=env,
+                                     timeout=TIMEOUT)
+            except (subprocess.TimeoutExpired, OSError) as e:
+                tap.result(False, what, [f"{type(e).__name__}: {e}"])
+                continue
+            loaded = set(re.findall(r"file=\S*?(lib(?:ssl|crypto)\.so\.[\d.]+) ",
+                                    out.stderr))
+            version = [line for line in (out.stdout + out.stderr).splitlines()
+                       if re.search(pattern, line)]
+            problems = []
+            if not version:
+                problems.append(f"no line matching {pattern!r}: "
+                                f"{(out.stdout + out.stderr)[:300]!r}")
+            if loaded != want["objects"]:
+                problems.append(f"OpenSSL objects loaded: {sorted(loaded)}, expected "
+                                f"{sorted(want['objects'])}")
+            tap.result(out.returncode == 0 and not problems,
+                       f"{what}: {version[0].strip()[:60] if version else '?'}",
+                       problems + [f"exit status {out.returncode}"])
+
     def no_openssl3(self, tap, inst):
         """The Debian 11 programs must run on OpenSSL 1.1.1 alone: a library
         of Debian 12's (libssh2, say) would bring OpenSSL 3 into the process.
@@ -327,6 +414,27 @@ class Runner(Suite):
                        [out.stdout, out.stderr])
 
     # --- 1. sending -----------------------------------------------------------
+
+    @staticmethod
+    def differences(bare, shim, require_output=False):
+        """bare and shim: (process, files written). What differs in exit
+        status, standard output, standard error (pids and timestamps aside)
+        and files written."""
+        (bp, bfiles), (sp, sfiles) = bare, shim
+        problems = []
+        if sp.returncode != bp.returncode:
+            problems.append(f"exit status {sp.returncode}, bare {bp.returncode}")
+        for stream in ("stdout", "stderr"):
+            b, s = (normalize(getattr(p, stream)) for p in (bp, sp))
+            if b != s:
+                problems.append(f"{stream} differs: bare {b[:300]!r}, shim {s[:300]!r}")
+        if bfiles != sfiles:
+            problems.append(f"files written differ: bare "
+                            f"{ {k: v[:80] for k, v in bfiles.items()} }, shim "
+                            f"{ {k: v[:80] for k, v in sfiles.items()} }")
+        if require_output and not (bp.stdout.strip() or bfiles):
+            problems.append("the bare run produced no output to compare")
+        return problems
 
     def check_sending(self, tap, name, bare, shim, events, bare_status, shim_status):
         problems = []
@@ -354,19 +462,20 @@ class Runner(Suite):
             if self.unrunnable(tap, inst, name, "sending"):
                 continue
             try:
-                bp, bare, _ = self.client_run(inst, client, args, None)
-                sp, shim, events = self.client_run(inst, client, args, "warn")
+                bp, bare, _, bfiles = self.client_run(inst, client, args, None)
+                sp, shim, events, sfiles = self.client_run(inst, client, args, "warn")
                 self.check_sending(tap, name, bare, shim, events, bp.returncode, sp.returncode)
                 if name == "openssl s_client":
-                    # It quits at the end of its stdin, before or after the
-                    # response arrived: its output differs from run to run,
-                    # bare too. The peer's verdict above is what counts.
-                    tap.skip(f"{name}: output unchanged", "output races with stdin EOF")
-                elif bp.stdout != sp.stdout:
-                    tap.result(False, f"{name}: output unchanged",
-                               [bp.stdout[:200], sp.stdout[:200]])
-                else:
-                    tap.result(True, f"{name}: output unchanged")
+                    # Ending at the end of its stdin, it quits before or
+                    # after the response arrived: its output differs from run
+                    # to run, bare too. Compared where it reads to the
+                    # server's end instead, a close_notify after the response.
+                    close = ["--mode=close"] + args
+                    bp, _, _, bfiles = self.client_run(inst, client, close, None, wait_end=True)
+                    sp, _, _, sfiles = self.client_run(inst, client, close, "warn", wait_end=True)
+                problems = self.differences((bp, bfiles), (sp, sfiles), require_output=True)
+                tap.result(not problems, f"{name}: output, exit status and files unchanged",
+                           problems)
             except (RuntimeError, subprocess.TimeoutExpired, ValueError, OSError) as e:
                 tap.result(False, f"{name}: sending", [f"{type(e).__name__}: {e}"])
         for name, server in SERVERS:
@@ -380,6 +489,8 @@ class Runner(Suite):
                     tap.result(shim.get("verdict") != "close_notify",
                                f"{name}: its deliberate quiet shutdown is respected by default",
                                [json.dumps(shim)])
+                    self.row(name)["bare"] = describe(bare)
+                    self.row(name)["shim"] = describe(shim) + " (its quiet shutdown respected)"
                     name += " (notify=always)"
                     ss, shim, events = self.server_run(inst, server, "warn", "always")
                 self.check_sending(tap, name, bare, shim, events, bs, ss)
@@ -438,47 +549,63 @@ class Runner(Suite):
         for name, client in CLIENTS:
             if self.unrunnable(tap, inst, name, "receiving"):
                 continue
-            for framing, extra in (("Content-Length", [f"--content-length={ANNOUNCED}"]),
-                                   ("close-delimited", [])):
-                args = ["--mode=truncate", "--http", f"--response={PARTIAL}"] + extra
+            for framing, length in (("Content-Length", ANNOUNCED), ("close-delimited", None)):
+                args = ["--mode=truncate", "--http", f"--response={PARTIAL}"] + \
+                    ([f"--content-length={length}"] if length else [])
                 label = f"{name}, truncated {framing} body"
                 try:
-                    runs = {p: self.client_run(inst, client, args, p, truncation=True)
+                    runs = {p: self.client_run(inst, client, args, p, wait_end=True)
                             for p in (None, "warn", "error", "clean")}
                 except (RuntimeError, subprocess.TimeoutExpired, ValueError, OSError) as e:
                     tap.result(False, label, [f"{type(e).__name__}: {e}"])
                     continue
-                self.check_receiving(tap, name, label, framing, runs)
+                self.check_receiving(tap, name, label, framing, length, runs)
 
-    def check_receiving(self, tap, name, label, framing, runs):
+    def check_receiving(self, tap, name, label, framing, length, runs):
+        """Each policy against bare. warn: the program behaves exactly as
+        bare. error: it fails, and says why (a TLS-level EOF). clean: no
+        TLS-level EOF is reported; a close-delimited body is a success, a
+        body short of its Content-Length stays the HTTP error it is. Every
+        policy: one truncation event naming the peer and the exact bytes read
+        (the HTTP head and the partial body)."""
         def text(proc):
             return (proc.stdout + proc.stderr).decode(errors="replace")
 
-        bare = runs[None][0]
+        bare, _, _, bare_files = runs[None]
+        received = len(http_head(length)) + PARTIAL
         cells = {}
         for policy in ("warn", "error", "clean"):
-            proc, verdict, events = runs[policy]
+            proc, verdict, events, files = runs[policy]
             problems = []
             trunc = [e for e in events if e.get("event") == "truncation"]
             if len(trunc) != 1 or trunc[0].get("policy") != policy or \
-               not trunc[0].get("bytes_read"):
-                problems.append(f"expected one truncation event with the bytes read: {trunc}")
+               trunc[0].get("bytes_read") != received:
+                problems.append(f"expected one truncation event, policy {policy}, "
+                                f"bytes_read {received}: {trunc}")
             elif not str(trunc[0].get("peer", "")).startswith("127.0.0.1:"):
                 problems.append(f"the truncation event does not name the peer: {trunc}")
             if proc.returncode in (-13, 141):
                 problems.append("killed by SIGPIPE")
-            if policy == "warn" and proc.returncode != bare.returncode:
-                problems.append(f"warn: exit {proc.returncode}, bare {bare.returncode}")
-            if policy == "error" and proc.returncode == 0 and not EOF_TEXT.search(text(proc)):
-                problems.append("error: the program neither failed nor named the truncation")
+            if policy == "warn":
+                problems += [f"warn: {d}" for d in
+                             self.differences((bare, bare_files), (proc, files))]
+            if policy == "error":
+                if proc.returncode == 0:
+                    problems.append("error: the program exits 0")
+                if not EOF_TEXT.search(text(proc)):
+                    problems.append("error: the program does not name the TLS-level EOF")
             if policy == "clean":
                 if EOF_TEXT.search(text(proc)):
-                    problems.append("clean: the program reports an unexpected EOF")
+                    problems.append("clean: the program reports a TLS-level EOF")
                 if framing == "close-delimited" and proc.returncode != 0:
                     problems.append(f"clean: exit {proc.returncode} for a close-delimited body")
+                if framing == "Content-Length" and proc.returncode != 0 and \
+                        not SHORT_BODY_TEXT.search(text(proc)):
+                    problems.append(f"clean: exit {proc.returncode}, and not for the short body")
             tap.result(not problems, f"{label}: TLSCLOSE_EOF={policy} (exit {proc.returncode}, "
                        f"bare {bare.returncode})",
-                       problems + [text(proc)[:300], json.dumps(events)])
+                       problems + [f"bare: {text(bare)[:300]}", f"{policy}: {text(proc)[:300]}",
+                                   json.dumps(events)])
             cells[policy] = str(proc.returncode)
         self.row(name)[framing] = f"{bare.returncode} / {cells['warn']} / {cells['error']} / " \
                                   f"{cells['clean']}"
@@ -521,6 +648,7 @@ def main():
     missing += [p for p in ("nginx",) if not os.path.exists(inst.sbin(p))]
     if missing:
         tap.result(False, f"programs installed: missing {', '.join(missing)}")
+    runner.versions(tap, inst)
     if inst.root:
         runner.no_openssl3(tap, inst)
     runner.sending(tap, inst)
