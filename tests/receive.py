@@ -172,6 +172,10 @@ class Runner(Suite):
             if peer.get("alerts"):
                 problems.append(f"the client wrote alerts into the dead connection: "
                                 f"{peer.get('alerts')}")
+            if not any(e.get("event") == "skipped" and e.get("reason") == "failed"
+                       for e in events):
+                problems.append("no skipped event with reason failed when the program "
+                                "ended the failed connection")
         else:
             want = {"ret": 0, "ssl_error": "SSL_ERROR_ZERO_RETURN", "errors": ""}
             problems += self.compare(end, want)

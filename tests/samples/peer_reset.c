@@ -4,11 +4,15 @@
  * closes the socket. Bare, close() writes nothing. Under the shim, close()
  * may try to send close_notify into the dead connection: the SIGPIPE that
  * write raises must not reach the program, and close() must still return
- * 0 with errno untouched. */
+ * 0 with errno untouched.
+ * --variant=sigpipe-pending: the program blocks SIGPIPE and has one of its
+ * own pending when it closes: that one must still be pending afterwards
+ * (the library consumes only a SIGPIPE its own write raised). */
 #include "sample.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -56,9 +60,22 @@ int main(int argc, char **argv)
 		if (n > 0 && recv(s.fd, buf, sizeof buf, MSG_DONTWAIT) < 0 && errno != EAGAIN)
 			sample_fail("recv of pending bytes failed");
 	}
+	int keep_pending = strcmp(sample_variant(), "sigpipe-pending") == 0;
+	sigset_t pipe, pending;
+
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	if (keep_pending && (sigprocmask(SIG_BLOCK, &pipe, NULL) != 0 || raise(SIGPIPE) != 0))
+		sample_fail("blocking and raising SIGPIPE failed");
 	errno = 0;
 	r = close(s.fd);
 	e = errno;
-	sample_done("close=%d errno=%d", r, e);
+	if (!keep_pending) {
+		sample_done("close=%d errno=%d", r, e);
+		return 0;
+	}
+	if (sigpending(&pending) != 0)
+		sample_fail("sigpending failed");
+	sample_done("close=%d errno=%d sigpipe_pending=%d", r, e, sigismember(&pending, SIGPIPE));
 	return 0;
 }

@@ -24,6 +24,7 @@ static const char *opt_host = "127.0.0.1";
 static const char *opt_cert;
 static const char *opt_key;
 static int opt_port = -1;
+static const char *opt_variant = "";
 
 static _Noreturn void usage(const char *prog, const char *msg)
 {
@@ -50,6 +51,8 @@ static void parse(int argc, char **argv, int server)
 			if (end == a + 7 || *end || v <= 0 || v > 65535)
 				usage(prog, "bad --port");
 			opt_port = (int)v;
+		} else if (strncmp(a, "--variant=", 10) == 0) {
+			opt_variant = a + 10;
 		} else if (strncmp(a, "--host=", 7) == 0 && a[7]) {
 			opt_host = a + 7;
 		} else if (server && strncmp(a, "--cert=", 7) == 0 && a[7]) {
@@ -92,6 +95,11 @@ void sample_init_server(int argc, char **argv)
 const char *sample_host(void)
 {
 	return opt_host;
+}
+
+const char *sample_variant(void)
+{
+	return opt_variant;
 }
 
 int sample_port(void)
@@ -216,7 +224,7 @@ static int tcp_connect(int nonblocking)
 	return fd;
 }
 
-static void tls_setup(struct sample *s, int nonblocking)
+void sample_setup(struct sample *s, int nonblocking)
 {
 	s->ctx = sample_client_ctx();
 	s->fd = tcp_connect(nonblocking);
@@ -231,7 +239,7 @@ void sample_handshake(struct sample *s)
 {
 	int r;
 
-	tls_setup(s, 0);
+	sample_setup(s, 0);
 	errno = 0;
 	r = SSL_connect(s->ssl);
 	if (r != 1)
@@ -317,7 +325,7 @@ int sample_connect_nonblocking(struct sample *s)
 	size_t len = 0;
 	int r;
 
-	tls_setup(s, 1);
+	sample_setup(s, 1);
 	while (errno = 0, (r = SSL_connect(s->ssl)) != 1)
 		nb_wait(s, r, "SSL_connect failed");
 	/* A retried SSL_write must repeat the same arguments. */

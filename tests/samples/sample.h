@@ -21,9 +21,10 @@ struct sample {
 	int fd;
 };
 
-/* Parses --port=N (required) and --host=ADDR (default 127.0.0.1), prints the
- * "sample:" line and resets SIGPIPE to its default disposition, unblocked, so
- * that a sample dies of SIGPIPE as an unprotected real program would. */
+/* Parses --port=N (required), --host=ADDR (default 127.0.0.1) and
+ * --variant=NAME, prints the "sample:" line and resets SIGPIPE to its
+ * default disposition, unblocked, so that a sample dies of SIGPIPE as an
+ * unprotected real program would. */
 void sample_init(int argc, char **argv);
 
 /* The same for a sample server: --cert=PEM and --key=PEM are required,
@@ -31,6 +32,9 @@ void sample_init(int argc, char **argv);
 void sample_init_server(int argc, char **argv);
 
 const char *sample_host(void);
+/* --variant=NAME: which form of its pattern a sample runs ("" by default);
+ * each sample documents its own. */
+const char *sample_variant(void);
 int sample_port(void);
 const char *sample_cert(void);
 const char *sample_key(void);
@@ -40,6 +44,10 @@ extern const char *sample_tls12_ciphers;
 
 /* Client context: TLS_client_method, no verification, TLS 1.2 and 1.3. */
 SSL_CTX *sample_client_ctx(void);
+
+/* TCP connection (O_NONBLOCK from before connect() with nonblocking) and
+ * an SSL over it (s->ctx, s->ssl, s->fd set): no handshake yet. */
+void sample_setup(struct sample *s, int nonblocking);
 
 /* Blocking TCP connect + SSL_connect (s->ctx, s->ssl, s->fd set), no data. */
 void sample_handshake(struct sample *s);
