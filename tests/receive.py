@@ -14,7 +14,11 @@
    under the shim, an error bare; warning level as the control.
 3. TLSCLOSE_REPLY: the peer sends close_notify and waits for the answer
    (--mode=close --reply-wait); the reader then waits for the peer's FIN and
-   leaves with _exit(), so only an immediate reply can reach the peer.
+   leaves with _exit(), so only an immediate reply can reach the peer; the
+   peer_close_notify event says whether the reply was due.
+4. The log: each TLSCLOSE_LOG_LEVEL shows the events at or above it only;
+   a log file that cannot be opened leaves errno and results as bare; no
+   application byte ever appears in a log line.
 
 usage: receive.py --openssl=3|1.1.1 --samples=DIR [--table=FILE]
 Environment: TC_BUILDDIR, TLSCLOSE_LIBRARY (from make check).
@@ -49,13 +53,14 @@ class Runner(Suite):
 
     def run(self, peer_cmd, reader_args, env_extra, shim):
         """Start a peer, run the reader against it; returns (reader output,
-        peer verdict, log events, reader process)."""
+        peer verdict, log events, reader process). The log's raw text stays
+        in self.log_text. env_extra may override the log settings."""
         log = os.path.join(self.tmp, f"log-{len(os.listdir(self.tmp))}")
         env = clean_env()
-        env.update(env_extra)
         if shim:
             env.update(LD_PRELOAD=self.lib, TLSCLOSE_LOG=log, TLSCLOSE_LOG_LEVEL="debug",
                        TLSCLOSE_LOG_FORMAT="json")
+        env.update(env_extra)
         peer = subprocess.Popen(peer_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, env=clean_env())
         try:
@@ -68,10 +73,11 @@ class Runner(Suite):
                 peer.kill()
             peer.wait()
         out = json.loads(proc.stdout.splitlines()[0]) if proc.stdout.strip() else {}
-        events = []
+        self.log_text = ""
         if os.path.exists(log):
             with open(log) as f:
-                events = [json.loads(line) for line in f]
+                self.log_text = f.read()
+        events = [json.loads(line) for line in self.log_text.splitlines()]
         return out, verdict, events, proc
 
     # --- 1. silent EOF ---------------------------------------------------
@@ -126,7 +132,9 @@ class Runner(Suite):
                         out, peer, events, proc = self.run(
                             peer_cmd, args, {"TLSCLOSE_EOF": policy}, True)
                         problems = self.check_policy(policy, ex, out, peer, events,
-                                                     bare_out, bare_peer)
+                                                     bare_out, bare_peer, tls)
+                        if "hello" in self.log_text or "xxxxxxxx" in self.log_text:
+                            problems.append("application data in the log")
                         tap.result(not problems, f"silent EOF, TLSCLOSE_EOF={policy}: {what}",
                                    problems + [proc.stdout, proc.stderr, json.dumps(peer),
                                                json.dumps(events)])
@@ -140,7 +148,7 @@ class Runner(Suite):
         text = " (unexpected eof)" if EOF_STRING in end.get("errors", "") else ""
         return f"{end.get('ret')} {end.get('ssl_error', '?').replace('SSL_ERROR_', '')}{text}{alert}"
 
-    def check_policy(self, policy, ex, out, peer, events, bare_out, bare_peer):
+    def check_policy(self, policy, ex, out, peer, events, bare_out, bare_peer, tls):
         end, again = out.get("end", {}), out.get("again", {})
         problems = []
         truncations = [e for e in events if e.get("event") == "truncation"]
@@ -151,14 +159,25 @@ class Runner(Suite):
            not str(truncations[0].get("peer", "")).startswith("127.0.0.1:"):
             problems.append(f"expected one truncation event (policy {policy}, level {level}, "
                             f"{RESPONSE} bytes read, the peer named): {truncations}")
+        elif truncations[0].get("tls") != f"TLSv{tls}" or \
+                truncations[0].get("bytes_written") != len("hello\n") or \
+                not isinstance(truncations[0].get("fd"), int):
+            problems.append(f"truncation event: expected tls TLSv{tls}, bytes_written 6 and "
+                            f"a descriptor: {truncations}")
+        summaries = [e for e in events if e.get("event") == "summary"]
+        if len(summaries) != 1 or summaries[0].get("truncations") != 1 or \
+                summaries[0].get("connections") != 1 or summaries[0].get("level") != "info":
+            problems.append(f"expected one info summary counting 1 connection and "
+                            f"1 truncation: {summaries}")
         if out.get("bytes") != RESPONSE:
             problems.append(f"read {out.get('bytes')} bytes, expected {RESPONSE}")
         if policy == "warn":
-            for key in ("ret", "ssl_error", "errno", "errors"):
-                if end.get(key) != bare_out.get("end", {}).get(key):
-                    problems.append(f"warn: {key}={end.get(key)!r} differs from bare "
-                                    f"{bare_out.get('end', {}).get(key)!r}")
-            if fatal_alerts(peer) != fatal_alerts(bare_peer):
+            # The whole output (first and second call, SSL_shutdown) and
+            # every alert the peer got, as bare.
+            if out != bare_out:
+                problems.append(f"warn: the program saw {json.dumps(out)}, bare "
+                                f"{json.dumps(bare_out)}")
+            if peer.get("alerts") != bare_peer.get("alerts"):
                 problems.append(f"warn: peer alerts {peer.get('alerts')} differ from bare "
                                 f"{bare_peer.get('alerts')}")
         elif policy == "error":
@@ -212,13 +231,19 @@ class Runner(Suite):
                     problems = self.compare(end, want)
                     if shim:
                         fcn = [e for e in events if e.get("event") == "fatal_close_notify"]
-                        if fatal_12 and len(fcn) != 1:
-                            problems.append(f"expected one fatal_close_notify event: {events}")
+                        if fatal_12 and [e.get("level") for e in fcn] != ["info"]:
+                            problems.append(f"expected one fatal_close_notify event at "
+                                            f"info level: {events}")
                         if not fatal_12 and fcn:
                             problems.append(f"unexpected fatal_close_notify event: {fcn}")
                         if fatal_12 and out.get("shutdown") != 1:
                             problems.append(f"SSL_shutdown after it returned "
                                             f"{out.get('shutdown')}, expected 1")
+                    # (TLS 1.3 has no alert levels: there it is a plain
+                    # close_notify, answered as one.)
+                    if fatal_12 and peer.get("client_alert") is not None:
+                        problems.append(f"the client answered a fatal alert: "
+                                        f"{peer.get('client_alert')}")
                     tap.result(not problems,
                                f"{level}-level close_notify, TLS {tls}, "
                                f"{'shim' if shim else 'bare'}: {want['ssl_error']}",
@@ -246,6 +271,10 @@ class Runner(Suite):
                         problems.append(f"expected one sent event with trigger reply: {sent}")
                     if shim and not want and sent:
                         problems.append(f"unexpected sent events: {sent}")
+                    pcn = [e.get("reply") for e in events if e.get("event") == "peer_close_notify"]
+                    if shim and pcn != ["due" if want else "not due"]:
+                        problems.append(f"expected one peer_close_notify event, reply "
+                                        f"{'due' if want else 'not due'}: {pcn}")
                     if out.get("end", {}).get("ssl_error") != "SSL_ERROR_ZERO_RETURN":
                         problems.append(f"reader did not see close_notify: {out}")
                     tap.result(not problems,
@@ -253,6 +282,51 @@ class Runner(Suite):
                                f"{'shim' if shim else 'bare'}: peer "
                                f"{'gets' if want else 'gets no'} immediate answer",
                                problems + [proc.stdout, proc.stderr, json.dumps(peer)])
+
+    # --- 4. the log: levels, a failing sink --------------------------------
+
+    LEVELS = ("error", "warn", "info", "debug")
+
+    def levels(self, tap):
+        """One silent EOF (TLSCLOSE_EOF=warn) logged at each level: an event
+        appears exactly when its level is at or above the threshold."""
+        peer_cmd = [self.peer, "server", "--tls1.2", f"--cert={self.cert}",
+                    f"--key={self.key}", "--mode=truncate", f"--response={RESPONSE}",
+                    f"--timeout={PEER_TIMEOUT_MS}"]
+        must = {"error": set(), "warn": {"truncation"}, "info": {"truncation", "summary"},
+                "debug": {"truncation", "summary"}}
+        for threshold in self.LEVELS:
+            out, peer, events, proc = self.run(
+                peer_cmd, ["--fn=read"],
+                {"TLSCLOSE_EOF": "warn", "TLSCLOSE_LOG_LEVEL": threshold}, True)
+            rank = self.LEVELS.index(threshold)
+            problems = []
+            louder = [e for e in events if self.LEVELS.index(e.get("level", "debug")) > rank]
+            if louder:
+                problems.append(f"events below the threshold: {louder}")
+            missing = must[threshold] - {e.get("event") for e in events}
+            if missing:
+                problems.append(f"missing events {sorted(missing)}: {events}")
+            tap.result(not problems, f"TLSCLOSE_LOG_LEVEL={threshold}: events at or above "
+                       f"it only ({', '.join(sorted(must[threshold])) or 'none'} among them)",
+                       problems + [proc.stderr])
+
+    def failing_sink(self, tap):
+        """A log file that cannot be opened: the program's errno is as bare
+        after every call (the library's failed open must not leak into it),
+        and nothing else changes."""
+        peer_cmd = [self.peer, "server", "--tls1.2", f"--cert={self.cert}",
+                    f"--key={self.key}", "--mode=truncate", f"--response={RESPONSE}",
+                    f"--timeout={PEER_TIMEOUT_MS}"]
+        bare_out, _, _, _ = self.run(peer_cmd, ["--fn=read"], {}, False)
+        out, _, _, proc = self.run(peer_cmd, ["--fn=read"],
+                                   {"TLSCLOSE_EOF": "warn",
+                                    "TLSCLOSE_LOG": "/nonexistent/tlsclose/log"}, True)
+        problems = [] if out == bare_out else [f"the program saw {json.dumps(out)}, bare "
+                                               f"{json.dumps(bare_out)}"]
+        tap.result(not problems and proc.returncode == 0,
+                   "a log file that cannot be opened: errno and results as bare",
+                   problems + [proc.stderr])
 
     def write_table(self):
         lines = [f"| read at a silent EOF (OpenSSL {self.args.openssl}) | bare "
@@ -275,6 +349,8 @@ def main():
     runner.silent_eof(tap)
     runner.fatal_close_notify(tap)
     runner.reply(tap)
+    runner.levels(tap)
+    runner.failing_sink(tap)
     if args.table:
         runner.write_table()
     runner.finish(tap)
