@@ -118,6 +118,7 @@
 #include <openssl/x509v3.h>
 
 #include "peer_forge.h"
+#include "peer_observe.h"
 #include "peer_util.h"
 
 #define MAX_COUNT 100000
@@ -126,7 +127,6 @@
 #define MAX_CHILDREN 1024          /* --parallel: children alive at once */
 #define DEFAULT_TOTAL_TIMEOUT_MS 60000
 #define CHILD_GRACE_MS 2000        /* beyond a child's own two deadlines */
-#define MAX_ALERTS 8
 #define CERT_VALID_DAYS 3653 /* ten years, leap days included */
 
 static const char request_line[] = "hello\n";
@@ -495,56 +495,14 @@ static int run_gencert(const struct options *o)
 /* ------------------------------------------------------------------------ */
 /* Per-connection observation                                                */
 
-struct alert_seen {
-    int level; /* SSL3_AL_WARNING or SSL3_AL_FATAL as sent by the peer */
-    int desc;
-};
-
-/* Everything the peer learns about one connection. The OpenSSL callbacks
- * find it through SSL_get_app_data(), so it lives as long as the SSL. */
+/* Everything the peer learns about one connection: what OpenSSL shows
+ * (obs, see peer_observe.h) and the negotiated version. */
 struct conn {
     int fd;
     SSL *ssl;
     const char *tls_version;       /* NULL until the handshake completed */
-    struct alert_seen alerts[MAX_ALERTS]; /* the first MAX_ALERTS received */
-    size_t n_alerts;
-    bool close_notify_seen;
-    uint64_t record_bytes;         /* size of all TLS records parsed so far */
-    uint64_t app_in;
-    uint64_t app_in_after;         /* after the first '\n' */
-    bool got_line;
+    struct observation obs;
 };
-
-/* SSL_CB_READ_ALERT: record every alert the program under test sent us. */
-static void on_info(const SSL *ssl, int where, int value)
-{
-    struct conn *c = SSL_get_app_data(ssl);
-    int desc = value & 0xff;
-
-    if (c == NULL || (where & SSL_CB_READ_ALERT) != SSL_CB_READ_ALERT)
-        return;
-    if (desc == SSL_AD_CLOSE_NOTIFY)
-        c->close_notify_seen = true;
-    if (c->n_alerts < MAX_ALERTS)
-        c->alerts[c->n_alerts++] = (struct alert_seen){ (value >> 8) & 0xff, desc };
-}
-
-/* Adds up the length of every record header OpenSSL parses. Compared with
- * the bytes the socket BIO read, this tells whether OpenSSL holds bytes
- * beyond the close_notify record in its buffer (it should not: no read-ahead),
- * which then count as "extra" like the bytes still in the socket. */
-static void on_msg(int write_p, int version, int content_type, const void *buf,
-                   size_t len, SSL *ssl, void *arg)
-{
-    struct conn *c = SSL_get_app_data(ssl);
-    const unsigned char *h = buf;
-
-    (void)version;
-    (void)arg;
-    if (c == NULL || write_p || content_type != SSL3_RT_HEADER || len < 5)
-        return;
-    c->record_bytes += 5 + ((size_t)h[3] << 8 | h[4]);
-}
 
 static void conn_open(struct conn *c, SSL_CTX *ctx, int fd, bool server)
 {
@@ -552,7 +510,7 @@ static void conn_open(struct conn *c, SSL_CTX *ctx, int fd, bool server)
     c->ssl = SSL_new(ctx);
     /* SSL_set_fd gives a plain socket BIO (BIO_NOCLOSE): no buffering BIO in
      * between, so the raw socket is exactly what OpenSSL has not consumed. */
-    if (c->ssl == NULL || !SSL_set_app_data(c->ssl, c) || !SSL_set_fd(c->ssl, fd))
+    if (c->ssl == NULL || !observe_attach(c->ssl, &c->obs) || !SSL_set_fd(c->ssl, fd))
         die_ssl("creating the SSL object");
     if (server) {
         SSL_set_accept_state(c->ssl);
@@ -569,29 +527,6 @@ static void conn_close(struct conn *c)
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
-}
-
-static void count_app_bytes(struct conn *c, const unsigned char *p, size_t n)
-{
-    const unsigned char *nl;
-
-    c->app_in += n;
-    if (c->got_line) {
-        c->app_in_after += n;
-        return;
-    }
-    nl = memchr(p, '\n', n);
-    if (nl != NULL) {
-        c->got_line = true;
-        c->app_in_after += n - (size_t)(nl - p) - 1;
-    }
-}
-
-static uint64_t bytes_buffered_in_openssl(const struct conn *c)
-{
-    uint64_t got = BIO_number_read(SSL_get_rbio(c->ssl));
-
-    return got > c->record_bytes ? got - c->record_bytes : 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -708,12 +643,12 @@ static bool tls_read_app(struct conn *c, bool until_line, const struct deadline 
 {
     unsigned char buf[IO_CHUNK];
 
-    while (!(until_line && c->got_line)) {
+    while (!(until_line && c->obs.got_line)) {
         struct io_in b = { buf, sizeof buf, 0 };
 
         if (!tls_run(c, step_read, &b, d, f))
             return false;
-        count_app_bytes(c, buf, b.done);
+        observe_app_bytes(&c->obs, buf, b.done);
     }
     return true;
 }
@@ -863,17 +798,6 @@ static int received_alert(unsigned long err)
     return reason - SSL_AD_REASON_OFFSET;
 }
 
-static bool is_unexpected_eof(unsigned long err)
-{
-#ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING
-    return ERR_GET_LIB(err) == ERR_LIB_SSL &&
-           ERR_GET_REASON(err) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
-#else
-    (void)err;
-    return false;
-#endif
-}
-
 static void classify_syscall(int sys_errno, struct verdict *v)
 {
     if (sys_errno == 0) {
@@ -891,7 +815,7 @@ static void classify_ssl_error(unsigned long err, struct verdict *v)
     char buf[256];
     int alert = received_alert(err);
 
-    if (is_unexpected_eof(err)) {
+    if (observe_is_unexpected_eof(err)) {
         v->kind = V_EOF;
     } else if (alert >= 0) {
         v->kind = V_ALERT;
@@ -925,7 +849,7 @@ static void classify(const struct conn *c, const struct tls_failure *f, struct v
     }
     switch (f->ssl_error) {
     case SSL_ERROR_ZERO_RETURN:
-        v->kind = c->close_notify_seen ? V_CLOSE_NOTIFY : V_EOF;
+        v->kind = c->obs.close_notify_seen ? V_CLOSE_NOTIFY : V_EOF;
         break;
     case SSL_ERROR_SYSCALL:
         classify_syscall(sys_errno, v);
@@ -951,7 +875,7 @@ static void observe_after_close_notify(struct conn *c, const struct deadline *d,
 {
     unsigned char buf[IO_CHUNK];
 
-    v->extra = bytes_buffered_in_openssl(c);
+    v->extra = observe_buffered(&c->obs, c->ssl);
     for (;;) {
         int r = wait_fd(c->fd, POLLIN, d);
         ssize_t n;
@@ -1016,25 +940,6 @@ static void conclude(struct conn *c, const struct options *o, const struct tls_f
 /* ------------------------------------------------------------------------ */
 /* JSON output                                                               */
 
-static void json_alerts(struct json *j, const struct conn *c)
-{
-    char text[128];
-
-    json_key(j, "alerts");
-    fputc('[', j->out);
-    for (size_t i = 0; i < c->n_alerts; i++) {
-        int value = c->alerts[i].level << 8 | c->alerts[i].desc;
-
-        snprintf(text, sizeof text, "%s:%s", SSL_alert_type_string_long(value),
-                 SSL_alert_desc_string_long(value));
-        lowercase(text);
-        if (i > 0)
-            fputc(',', j->out);
-        json_string(j->out, text);
-    }
-    fputc(']', j->out);
-}
-
 /* Writes one whole line to stdout with a single write(2). With --parallel
  * every child writes to the same pipe, and a write of at most PIPE_BUF bytes
  * to a pipe is atomic: lines never interleave. A verdict line stays far
@@ -1077,9 +982,9 @@ static void print_verdict(const struct options *o, int index, const struct conn 
         json_str(&j, "detail", v->detail);
     json_str(&j, "after", v->after);
     json_int(&j, "extra", (int64_t)v->extra);
-    json_int(&j, "app_in", (int64_t)c->app_in);
-    json_int(&j, "app_in_after", (int64_t)c->app_in_after);
-    json_alerts(&j, c);
+    json_int(&j, "app_in", (int64_t)c->obs.app_in);
+    json_int(&j, "app_in_after", (int64_t)c->obs.app_in_after);
+    observe_json_alerts(&j, &c->obs);
     if (o->mode == MODE_REPLY || v->waited_reply)
         json_bool(&j, "replied", v->replied);
     if (v->write_error[0] != '\0')
@@ -1116,8 +1021,7 @@ static SSL_CTX *make_ctx(const struct options *o, bool server)
      * the peer must not send anything the test did not ask for. */
     SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 #endif
-    SSL_CTX_set_info_callback(ctx, on_info);
-    SSL_CTX_set_msg_callback(ctx, on_msg);
+    observe_callbacks(ctx);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
     if (o->fatal_close_notify && !forge_prepare_ctx(ctx))
         die_ssl("preparing to send a fatal close_notify");
@@ -1193,7 +1097,7 @@ static void server_observe_end(struct conn *c, const struct options *o,
         struct tls_failure wf;
 
         v->waited_reply = true;
-        if (!tls_read_app(c, false, &w, &wf) && !wf.timed_out && c->close_notify_seen) {
+        if (!tls_read_app(c, false, &w, &wf) && !wf.timed_out && c->obs.close_notify_seen) {
             v->replied = true;
             *f = wf;
             (void)shutdown(c->fd, SHUT_WR);

@@ -53,13 +53,13 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "../peer_observe.h"
 #include "../peer_util.h"
 
 #define MAX_COUNT 100000
 #define DEFAULT_RUN_TIMEOUT_MS 120000
 #define LISTEN_BACKLOG 4096 /* the kernel caps it at net.core.somaxconn */
 #define SPARE_FDS 16        /* stdio, the listening socket, epoll */
-#define MAX_ALERTS 8
 #define EVENTS_PER_WAIT 256
 
 static const char response_line[] = "world\n";
@@ -87,8 +87,8 @@ static const char *const verdict_names[] = {
     [V_ALERT] = "alert",               [V_ERROR] = "error", [V_TIMEOUT] = "timeout",
 };
 
-/* Everything the peer learns about one connection; the OpenSSL callbacks
- * find it through SSL_get_app_data(). */
+/* Everything the peer learns about one connection: what OpenSSL shows (obs,
+ * see tests/peer_observe.h) and the state of its exchange. */
 struct mconn {
     int index; /* 1-based, in the order of acceptance */
     int fd;
@@ -96,13 +96,7 @@ struct mconn {
     enum state state;
     uint32_t events; /* what the epoll set waits for on fd */
     const char *tls_version;
-    int alerts[MAX_ALERTS]; /* level << 8 | description, the first MAX_ALERTS */
-    size_t n_alerts;
-    bool close_notify_seen;
-    uint64_t record_bytes; /* size of all TLS records parsed */
-    uint64_t app_in;
-    uint64_t app_in_after; /* after the first '\n' */
-    bool got_line;
+    struct observation obs;
     size_t response_sent;
     enum verdict_kind kind;
     char detail[256];
@@ -183,35 +177,6 @@ static void die_ssl(const char *what)
     die("%s: %s", what, buf);
 }
 
-/* SSL_CB_READ_ALERT: record every alert the program under test sent. */
-static void on_info(const SSL *ssl, int where, int value)
-{
-    struct mconn *c = SSL_get_app_data(ssl);
-
-    if (c == NULL || (where & SSL_CB_READ_ALERT) != SSL_CB_READ_ALERT)
-        return;
-    if ((value & 0xff) == SSL_AD_CLOSE_NOTIFY)
-        c->close_notify_seen = true;
-    if (c->n_alerts < MAX_ALERTS)
-        c->alerts[c->n_alerts++] = value & 0xffff;
-}
-
-/* Adds up the length of every record header OpenSSL parses: compared with
- * the bytes the socket BIO read, it tells whether OpenSSL holds bytes beyond
- * the close_notify record (tests/peer.c does the same). */
-static void on_msg(int write_p, int version, int content_type, const void *buf, size_t len,
-                   SSL *ssl, void *arg)
-{
-    struct mconn *c = SSL_get_app_data(ssl);
-    const unsigned char *h = buf;
-
-    (void)version;
-    (void)arg;
-    if (c == NULL || write_p || content_type != SSL3_RT_HEADER || len < 5)
-        return;
-    c->record_bytes += 5 + ((size_t)h[3] << 8 | h[4]);
-}
-
 static SSL_CTX *make_ctx(void)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -231,8 +196,7 @@ static SSL_CTX *make_ctx(void)
 #endif
     /* Ten thousand idle connections: no 34 KiB of buffers each. */
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-    SSL_CTX_set_info_callback(ctx, on_info);
-    SSL_CTX_set_msg_callback(ctx, on_msg);
+    observe_callbacks(ctx);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
     if (SSL_CTX_use_certificate_chain_file(ctx, opts.cert_file) != 1)
         die_ssl(opts.cert_file);
@@ -255,7 +219,6 @@ static void set_detail(struct mconn *c, const char *text)
 static void print_verdict(const struct mconn *c)
 {
     struct json j;
-    char text[128];
 
     json_begin(&j, stdout);
     json_str(&j, "role", "server");
@@ -266,19 +229,9 @@ static void print_verdict(const struct mconn *c)
         json_str(&j, "detail", c->detail);
     json_str(&j, "after", c->after);
     json_int(&j, "extra", (int64_t)c->extra);
-    json_int(&j, "app_in", (int64_t)c->app_in);
-    json_int(&j, "app_in_after", (int64_t)c->app_in_after);
-    json_key(&j, "alerts");
-    fputc('[', stdout);
-    for (size_t i = 0; i < c->n_alerts; i++) {
-        snprintf(text, sizeof text, "%s:%s", SSL_alert_type_string_long(c->alerts[i]),
-                 SSL_alert_desc_string_long(c->alerts[i]));
-        lowercase(text);
-        if (i > 0)
-            fputc(',', stdout);
-        json_string(stdout, text);
-    }
-    fputc(']', stdout);
+    json_int(&j, "app_in", (int64_t)c->obs.app_in);
+    json_int(&j, "app_in_after", (int64_t)c->obs.app_in_after);
+    observe_json_alerts(&j, &c->obs);
     if (stage_names[c->state] != NULL)
         json_str(&j, "stage", stage_names[c->state]);
     if (!json_end(&j))
@@ -299,17 +252,6 @@ static void finish(struct mconn *c)
     ended++;
 }
 
-static bool is_unexpected_eof(unsigned long err)
-{
-#ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING
-    return ERR_GET_LIB(err) == ERR_LIB_SSL &&
-           ERR_GET_REASON(err) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
-#else
-    (void)err;
-    return false;
-#endif
-}
-
 /* How the stream ended, from a failed OpenSSL call (tests/peer.c's
  * classify(), without its modes). */
 static void classify(struct mconn *c, int ssl_error, int sys_errno, unsigned long err)
@@ -321,7 +263,7 @@ static void classify(struct mconn *c, int ssl_error, int sys_errno, unsigned lon
         sys_errno = reason; /* 3.2+ queue failed socket calls */
     switch (ssl_error) {
     case SSL_ERROR_ZERO_RETURN:
-        c->kind = c->close_notify_seen ? V_CLOSE_NOTIFY : V_EOF;
+        c->kind = c->obs.close_notify_seen ? V_CLOSE_NOTIFY : V_EOF;
         break;
     case SSL_ERROR_SYSCALL:
         if (sys_errno == 0) {
@@ -334,7 +276,7 @@ static void classify(struct mconn *c, int ssl_error, int sys_errno, unsigned lon
         }
         break;
     case SSL_ERROR_SSL:
-        if (is_unexpected_eof(err)) {
+        if (observe_is_unexpected_eof(err)) {
             c->kind = V_EOF;
         } else if (err != 0 && ERR_GET_LIB(err) == ERR_LIB_SSL &&
                    reason >= SSL_AD_REASON_OFFSET && reason <= SSL_AD_REASON_OFFSET + 255) {
@@ -367,22 +309,6 @@ static void want(struct mconn *c, uint32_t events)
     if (epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0)
         die_errno("epoll_ctl MOD");
     c->events = events;
-}
-
-static void count_app_bytes(struct mconn *c, const unsigned char *p, size_t n)
-{
-    const unsigned char *nl;
-
-    c->app_in += n;
-    if (c->got_line) {
-        c->app_in_after += n;
-        return;
-    }
-    nl = memchr(p, '\n', n);
-    if (nl != NULL) {
-        c->got_line = true;
-        c->app_in_after += n - (size_t)(nl - p) - 1;
-    }
 }
 
 /* After the close_notify record: raw bytes until FIN or RST (a second
@@ -426,7 +352,7 @@ static int step(struct mconn *c)
     case S_END:
         r = SSL_read_ex(c->ssl, buf, sizeof buf, &n);
         if (r > 0)
-            count_app_bytes(c, buf, n);
+            observe_app_bytes(&c->obs, buf, n);
         return r;
     case S_RESPONSE:
         r = SSL_write_ex(c->ssl, response_line + c->response_sent,
@@ -459,7 +385,7 @@ static void advance(struct mconn *c)
         if (r > 0) {
             if (c->state == S_HANDSHAKE) {
                 c->state = S_REQUEST;
-            } else if (c->state == S_REQUEST && c->got_line) {
+            } else if (c->state == S_REQUEST && c->obs.got_line) {
                 c->state = S_RESPONSE;
             } else if (c->state == S_RESPONSE) {
                 c->state = S_END;
@@ -477,9 +403,7 @@ static void advance(struct mconn *c)
         }
         classify(c, e, sys_errno, err);
         if (c->kind == V_CLOSE_NOTIFY && c->state == S_END) {
-            uint64_t got = BIO_number_read(SSL_get_rbio(c->ssl));
-
-            c->extra = got > c->record_bytes ? got - c->record_bytes : 0;
+            c->extra = observe_buffered(&c->obs, c->ssl);
             c->state = S_AFTER;
             continue;
         }
@@ -510,7 +434,7 @@ static void accept_ready(int lfd, SSL_CTX *ctx, int *accepted)
         c->index = *accepted;
         c->fd = fd;
         c->ssl = SSL_new(ctx);
-        if (c->ssl == NULL || !SSL_set_app_data(c->ssl, c) || !SSL_set_fd(c->ssl, fd))
+        if (c->ssl == NULL || !observe_attach(c->ssl, &c->obs) || !SSL_set_fd(c->ssl, fd))
             die_ssl("creating the SSL object");
         SSL_set_accept_state(c->ssl);
         c->state = S_HANDSHAKE;
