@@ -128,3 +128,15 @@ __attribute__((noinline)) void bench_close_batch(const int *fds, int n)
     for (int i = 0; i < n; i++)
         close(fds[i]);
 }
+
+int64_t close_rounds(const char *kind, int *fds, int batch, long rounds)
+{
+    int64_t spent = 0;
+    for (long r = 0; r < rounds; r++) {
+        open_plain_batch(kind, fds, batch);
+        int64_t t0 = now_ns();
+        bench_close_batch(fds, batch);
+        spent += now_ns() - t0;
+    }
+    return spent;
+}

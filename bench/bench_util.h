@@ -45,4 +45,8 @@ void open_plain_batch(const char *kind, int *fds, int n);
  * that callgrind can count it alone (--toggle-collect=bench_close_batch). */
 void bench_close_batch(const int *fds, int n);
 
+/* rounds x (open a batch of one kind, close it in bench_close_batch());
+ * returns the nanoseconds spent closing, opening not counted. */
+int64_t close_rounds(const char *kind, int *fds, int batch, long rounds);
+
 #endif

@@ -40,13 +40,7 @@ int main(int argc, char **argv)
     if (!fds)
         die("out of memory");
 
-    int64_t spent = 0;
-    for (long r = 0; r < rounds; r++) {
-        open_plain_batch(kind, fds, batch);
-        int64_t t0 = now_ns();
-        bench_close_batch(fds, batch);
-        spent += now_ns() - t0;
-    }
+    int64_t spent = close_rounds(kind, fds, batch, rounds);
     long long calls = (long long)rounds * batch;
     struct json j;
     json_begin(&j, stdout);
