@@ -124,8 +124,9 @@ class PeerReader(threading.Thread):
 
 
 def read_events(log):
-    """The library's JSON event lines from a log file (none if it is absent)."""
-    if not os.path.exists(log):
+    """The library's JSON event lines from a log file (none if there is no
+    file, or no log: None)."""
+    if not log or not os.path.exists(log):
         return []
     with open(log) as f:
         return [json.loads(line) for line in f if line.strip()]

@@ -40,7 +40,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Suite, TIMEOUT, Tap, clean_env, describe  # noqa: E402
+from harness import Suite, TIMEOUT, Tap, clean_env, describe, read_events  # noqa: E402
 
 BULLSEYE_PACKAGES = ["openssl", "libssl1.1", "curl", "libcurl4", "libssh2-1", "libldap-2.4-2",
                      "socat", "python3.9-minimal", "libpython3.9-minimal",
@@ -286,13 +286,6 @@ class Runner(Suite):
                        TLSCLOSE_LOG_FORMAT="json", TLSCLOSE_EOF=policy, TLSCLOSE_NOTIFY=notify)
         return env, log
 
-    @staticmethod
-    def events(log):
-        if not log or not os.path.exists(log):
-            return []
-        with open(log) as f:
-            return [json.loads(line) for line in f]
-
     def unrunnable(self, tap, inst, name, what):
         """Debian 12's curl hangs at start-up with the ASan runtime preloaded
         (tlsclose or not): in sanitizer builds it cannot be run at all."""
@@ -326,7 +319,7 @@ class Runner(Suite):
         for f in sorted(os.listdir(cwd)):
             with open(os.path.join(cwd, f), "rb") as fh:
                 files[f] = fh.read()
-        return proc, verdict, self.events(log), files
+        return proc, verdict, read_events(log), files
 
     def server_run(self, inst, server, policy, notify="on"):
         argv, stream, pattern, http, until_stopped = server(inst, self.cert, self.key)
@@ -351,7 +344,7 @@ class Runner(Suite):
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        return proc.returncode, verdict, self.events(log)
+        return proc.returncode, verdict, read_events(log)
 
     def versions(self, tap, inst):
         """Each program's version, and the OpenSSL objects the loader maps
@@ -524,7 +517,7 @@ class Runner(Suite):
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        return proc.returncode, verdict, self.events(log), err
+        return proc.returncode, verdict, read_events(log), err
 
     def stopped_while_idle(self, tap, inst):
         name = "nginx, SIGTERM with an idle keep-alive connection"
