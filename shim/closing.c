@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -56,10 +57,11 @@ static int wait_ready(int fd, short events, long long deadline)
 
 /* Skips that are part of normal operation are info; skips that mean a
  * close_notify the program needed did not go out are warnings. */
-static void skipped(struct tc_conn *c, SSL *ssl, const char *reason, enum tc_level level, int fd)
+static void skipped(struct tc_conn *c, SSL *ssl, const char *reason, enum tc_level level, int fd,
+                    int peer_fd)
 {
     tc_count(TC_COUNT_SKIPPED);
-    tc_report(c, ssl, "skipped", level, "reason", reason, fd, NULL);
+    tc_report_via(c, ssl, "skipped", level, "reason", reason, fd, peer_fd, NULL);
 }
 
 /* --- SIGPIPE ---------------------------------------------------------------
@@ -188,7 +190,8 @@ static const char *reason_not_to_send(struct tc_conn *c, SSL *ssl, int fd, int f
     if (fd_closed)
         return "fd closed";
     *final = 0; /* a busy object or a pending write may be done by the next trigger */
-    if (TC_LOAD(c->active) > 0)
+    /* Sequentially consistent after the claim (object_claim). */
+    if (__atomic_load_n(&c->active, __ATOMIC_SEQ_CST) > 0)
         return "busy";
     if (flags & TC_F_WRITE_PENDING)
         return "write pending";
@@ -371,23 +374,130 @@ static void drain(int fd)
     }
 }
 
-void tc_end_connection(struct tc_conn *c, enum tc_trigger trigger, int fd)
+static int same_file(struct tc_conn *c, int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino;
+}
+
+/* Async-signal-safe (fstat, recv): close() may run in a handler. */
+void tc_drain_before_close(struct tc_conn *c, int fd)
+{
+    /* Only a connection this process ended with the library's close_notify,
+     * and only the open file it was: a child's inherited copy, or a number
+     * closed behind our back and reused, is none of the library's business. */
+    if (!(tc_flags(c) & TC_F_DRAIN) || TC_LOAD(c->owner) != TC_LOAD(tc_epoch) ||
+        !c->is_socket || !c->has_identity)
+        return;
+    int saved = errno;
+    if (same_file(c, fd))
+        drain(fd);
+    errno = saved;
+}
+
+/* --- one thread at a time on the object ---------------------------------------
+ * The library uses the program's SSL object from whatever thread ends the
+ * connection (close() in one thread, exit in another), where the program,
+ * bare, would not touch it at all. So it claims the object first (TC_F_SENDING,
+ * one atomic word with TC_F_FREEING): a claim fails once SSL_free has begun,
+ * SSL_free waits for a claim in progress, the program's own calls wait
+ * for it (openssl.c) and, the other way round, the sender gives up when it
+ * finds the program inside a call ("busy"). Every wait is bounded by what
+ * a send may take. */
+static __thread struct tc_conn *claimed_here __attribute__((tls_model("initial-exec")));
+
+static long long sender_bound_ms(void)
+{
+    /* the alert, the wait for the answer, and slack for the drain and log */
+    return SEND_BOUND_MS + tc_cfg()->wait_ms + 1000;
+}
+
+int tc_object_wait(struct tc_conn *c)
+{
+    if (!(tc_flags(c) & TC_F_SENDING))
+        return 1;
+    if (claimed_here == c)
+        return 0; /* a signal handler on the sending thread: never wait for ourselves */
+    long long deadline = now_ms() + sender_bound_ms();
+    while (tc_flags(c) & TC_F_SENDING) {
+        if (now_ms() > deadline)
+            return 0;
+        sched_yield();
+    }
+    return 1;
+}
+
+/* 1 when this thread now has the object; 0 when it is being freed (or
+ * stayed claimed past the bound). */
+static int object_claim(struct tc_conn *c, struct tc_conn *outer)
+{
+    for (;;) {
+        unsigned f = tc_flags(c);
+        if (f & TC_F_FREEING)
+            return 0;
+        if (f & TC_F_SENDING) {
+            if (!tc_object_wait(c))
+                return 0;
+            continue;
+        }
+        /* Sequentially consistent, as the program's entry (openssl.c): either
+         * the program sees the claim and waits, or the claim sees the
+         * program's call in "active" and gives up. */
+        if (__atomic_compare_exchange_n(&c->flags, &f, f | TC_F_SENDING, 0, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_SEQ_CST)) {
+            claimed_here = c;
+            return 1;
+        }
+    }
+}
+
+static void object_release(struct tc_conn *c, struct tc_conn *outer)
+{
+    claimed_here = outer;
+    __atomic_fetch_and(&c->flags, ~TC_F_SENDING, __ATOMIC_SEQ_CST);
+}
+
+int tc_object_retire(struct tc_conn *c)
+{
+    __atomic_fetch_or(&c->flags, TC_F_FREEING, __ATOMIC_SEQ_CST);
+    return tc_object_wait(c);
+}
+
+/* --- the descriptor the alert goes through --------------------------------------
+ * close() and shutdown() hand in the program's own descriptor, which no other
+ * thread can legitimately close while the call runs. The other triggers
+ * (SSL_free, exit, a reply, a quiet shutdown) find one in the table, where
+ * another thread may close the number and open another file on it at any
+ * moment, even while the send waits for room: the alert goes through a
+ * private duplicate instead, made before the identity check, so it reaches
+ * the open file that check saw or nothing. It is placed above the numbers
+ * programs expect open() to return, and closed with the real close(). */
+#define PIN_FLOOR 256
+
+static int pin_descriptor(int fd)
+{
+    int pin = TC_LIBC(fcntl)(fd, F_DUPFD_CLOEXEC, PIN_FLOOR);
+    if (pin < 0 && errno == EINVAL) /* a descriptor limit below the floor */
+        pin = TC_LIBC(fcntl)(fd, F_DUPFD_CLOEXEC, 0);
+    return pin;
+}
+
+/* --- ending a connection ------------------------------------------------------ */
+
+/* fd: the descriptor the trigger came through, or -1. */
+static void end_claimed(struct tc_conn *c, SSL *ssl, enum tc_trigger trigger, int fd)
 {
     const struct tc_config *cfg = tc_cfg();
-    SSL *ssl = c->ssl;
-    /* FREEING: an SSL_free was under way (in the parent, when this is a
-     * forked child's exit): the object may be half torn down. */
-    if (cfg->notify == TC_NOTIFY_OFF || !ssl || (tc_flags(c) & TC_F_FREEING))
-        return;
-    /* Already sent (by the program, or by us at an earlier trigger: the
-     * SSL_free after a close): nothing to decide, nothing to report, no
-     * lookup. */
-    if (tc_flags(c) & (TC_F_CLAIMED | TC_F_ALERT_WRITTEN))
-        return;
-    int saved_errno = errno;
-    int fd_closed = 0;
-    if (fd < 0)
-        fd = tc_conn_any_fd(c, &fd_closed);
+    int fd_closed = 0, pin = -1, unpinned = 0;
+    int shown = fd; /* the program's descriptor, for the events */
+    if (fd < 0) {
+        shown = tc_conn_any_fd(c, &fd_closed);
+        if (shown >= 0) {
+            pin = pin_descriptor(shown);
+            unpinned = pin < 0;
+        }
+        fd = pin;
+    }
 
     int pid_checked = trigger == TC_TRIGGER_CLOSE || trigger == TC_TRIGGER_SHUTDOWN;
     int override, silent;
@@ -395,6 +505,13 @@ void tc_end_connection(struct tc_conn *c, enum tc_trigger trigger, int fd)
     int final;
     const char *reason = reason_not_to_send(c, ssl, fd, fd_closed, pid_checked, &override,
                                             &silent, &level, &final);
+    if (!reason && unpinned) {
+        /* No duplicate (descriptor limit): the number alone may name
+         * another file by the time the alert is written. */
+        reason = "no descriptor";
+        level = TC_LEVEL_WARN;
+        final = 0;
+    }
     if (!reason && (tc_set_flags(c, TC_F_CLAIMED) & TC_F_CLAIMED)) {
         reason = "already sent"; /* another thread got here first */
         silent = 1;
@@ -405,8 +522,9 @@ void tc_end_connection(struct tc_conn *c, enum tc_trigger trigger, int fd)
          * a busy object or a pending write may change until the next
          * trigger. */
         if (!silent && !(final && (tc_set_flags(c, TC_F_CLAIMED) & TC_F_CLAIMED)))
-            skipped(c, ssl, reason, level, fd);
-        errno = saved_errno;
+            skipped(c, ssl, reason, level, shown, fd >= 0 ? fd : shown);
+        if (pin >= 0)
+            TC_LIBC(close)(pin);
         return;
     }
 
@@ -416,9 +534,14 @@ void tc_end_connection(struct tc_conn *c, enum tc_trigger trigger, int fd)
     tc_in_openssl++; /* a close() from a signal handler must not re-enter */
     tc_ossl.ERR_set_mark();
     BIO *mem = plain_socket_wbio(c, ssl, fd) ? alert_bio_take() : NULL;
+    /* Waiting for the peer's answer belongs where the program cannot read
+     * any more (the real close, SSL_free, exit): after shutdown(SHUT_WR) the
+     * answer, and the response before it, are the program's to read. */
+    int await = cfg->wait_ms > 0 && (trigger == TC_TRIGGER_CLOSE ||
+                                     trigger == TC_TRIGGER_FREE || trigger == TC_TRIGGER_EXIT);
     /* Without the memory BIO OpenSSL itself writes (also while waiting for
-     * the answer, TLSCLOSE_WAIT_MS: a TLS 1.3 KeyUpdate may be answered). */
-    int guard = !mem || cfg->wait_ms > 0;
+     * the answer: a TLS 1.3 KeyUpdate may be answered). */
+    int guard = !mem || await;
     if (guard)
         pipe_guard_enter(&pg);
     /* The memory BIO path sends to fd itself; OpenSSL reads or writes
@@ -441,17 +564,21 @@ void tc_end_connection(struct tc_conn *c, enum tc_trigger trigger, int fd)
         alert_bio_give();
     /* The program did not ask for this close_notify: until it calls
      * SSL_shutdown itself, it sees the connection as it left it, and its
-     * first SSL_shutdown behaves like a first call (openssl.c). */
-    tc_set_flags(c, TC_F_ALERT_WRITTEN | (out == SENT_OK ? TC_F_SENT_FOR_PROGRAM : 0));
+     * first SSL_shutdown behaves like a first call (openssl.c). Unread
+     * bytes are drained before the real close of its last descriptor:
+     * right below for a close(), whose descriptor was just checked, or by
+     * that later close (libc.c) or at process end (init.c). */
+    int drain_now = trigger == TC_TRIGGER_CLOSE && fd >= 0;
+    tc_set_flags(c, TC_F_ALERT_WRITTEN |
+                        (out == SENT_OK ? TC_F_SENT_FOR_PROGRAM : 0) |
+                        (out == SENT_OK && !drain_now ? TC_F_DRAIN : 0) |
+                        (out == SENT_OK && trigger == TC_TRIGGER_REPLY ? TC_F_REPLIED : 0));
     int answered = 0;
-    if (out == SENT_OK && cfg->wait_ms > 0 && !(tc_flags(c) & TC_F_PEER_CN))
+    if (out == SENT_OK && await && !(tc_flags(c) & TC_F_PEER_CN))
         answered = await_reply(ssl, fd, now_ms() + cfg->wait_ms);
     if (override)
         tc_ossl.SSL_set_quiet_shutdown(ssl, quiet);
-    /* Drain only when the descriptor is about to be closed: after shutdown(),
-     * a quiet SSL_shutdown or a reply the program may still read. */
-    if (fd >= 0 && (trigger == TC_TRIGGER_CLOSE || trigger == TC_TRIGGER_FREE ||
-                    trigger == TC_TRIGGER_EXIT))
+    if (drain_now)
         drain(fd);
 
     bio_switch_leave(&bs);
@@ -464,18 +591,42 @@ void tc_end_connection(struct tc_conn *c, enum tc_trigger trigger, int fd)
     switch (out) {
     case SENT_OK:
         tc_count(TC_COUNT_SENT);
-        tc_report(c, ssl, "sent", TC_LEVEL_INFO, "trigger", trig, fd,
-                  answered ? "peer answered with close_notify" : NULL);
+        tc_report_via(c, ssl, "sent", TC_LEVEL_INFO, "trigger", trig, shown, fd,
+                      answered ? "peer answered with close_notify" : NULL);
         break;
     case SENT_TIMEOUT:
-        skipped(c, ssl, "timeout", TC_LEVEL_WARN, fd);
+        skipped(c, ssl, "timeout", TC_LEVEL_WARN, shown, fd);
         break;
     case SENT_PEER_GONE:
-        skipped(c, ssl, "peer gone", TC_LEVEL_WARN, fd);
+        skipped(c, ssl, "peer gone", TC_LEVEL_WARN, shown, fd);
         break;
     case SENT_ERROR:
-        skipped(c, ssl, "error", TC_LEVEL_WARN, fd);
+        skipped(c, ssl, "error", TC_LEVEL_WARN, shown, fd);
         break;
     }
+    if (pin >= 0)
+        TC_LIBC(close)(pin);
+}
+
+void tc_end_connection(struct tc_conn *c, enum tc_trigger trigger, int fd)
+{
+    /* Already sent (by the program, or by us at an earlier trigger: the
+     * SSL_free after a close): nothing to decide, nothing to report, no
+     * lookup. */
+    if (tc_cfg()->notify == TC_NOTIFY_OFF || (tc_flags(c) & (TC_F_CLAIMED | TC_F_ALERT_WRITTEN)))
+        return;
+    /* outer: a claim this thread already holds (a signal handler that
+     * interrupted the library, which then ends another connection). */
+    struct tc_conn *outer = claimed_here;
+    if (!object_claim(c, outer))
+        return; /* SSL_free has begun: the object may be half torn down */
+    int saved_errno = errno;
+    /* Read after the claim: no SSL_free can have freed it since. NULL when
+     * OpenSSL freed it without our SSL_free wrapper (BIO_free_all inside a
+     * -Bsymbolic libssl). */
+    SSL *ssl = TC_LOAD(c->ssl);
+    if (ssl && !(tc_flags(c) & (TC_F_CLAIMED | TC_F_ALERT_WRITTEN)))
+        end_claimed(c, ssl, trigger, fd);
+    object_release(c, outer);
     errno = saved_errno;
 }

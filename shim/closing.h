@@ -22,4 +22,21 @@ enum tc_trigger {
  * signal mask are as before; bounded in time; never raises SIGPIPE. */
 void tc_end_connection(struct tc_conn *c, enum tc_trigger trigger, int fd);
 
+/* The program's call on c's object must not run while the library uses the
+ * object in another thread: waits (bounded by what a send may take) until
+ * it is done. Returns 0 when it did not finish in time, or when this thread
+ * is the one using it (a signal handler). */
+int tc_object_wait(struct tc_conn *c);
+
+/* SSL_free is about to free c's object: from now on no send starts on it,
+ * and one in progress in another thread is waited for (bounded). Returns 0
+ * when it is still in use: the object must then not be freed. */
+int tc_object_retire(struct tc_conn *c);
+
+/* The program is really closing fd, c's last descriptor: if the library
+ * ended the connection with close_notify, read and discard what the peer
+ * sent (TLS 1.3 session tickets...) so that the kernel sends FIN, not RST.
+ * Never blocks; async-signal-safe; errno preserved. */
+void tc_drain_before_close(struct tc_conn *c, int fd);
+
 #endif

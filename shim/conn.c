@@ -44,16 +44,23 @@ static long long monotonic_ns(void)
     return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
-/* Spin briefly, then yield, until the lock is ours. With a deadline (ns,
- * CLOCK_MONOTONIC), gives up once it has passed: returns 0. */
-static int table_lock_wait(const long long *deadline)
+/* Spin briefly, then yield, until the lock is ours. With a bound (ms; 0:
+ * none), gives up once it has passed: returns 0. The clock is read only
+ * when the lock was found taken. */
+static int table_lock_wait(int bound_ms)
 {
+    long long deadline = 0;
     while (!table_trylock()) {
         for (int spin = 0; spin < 100 && __atomic_load_n(&table_lock, __ATOMIC_RELAXED); spin++)
             cpu_relax();
         if (__atomic_load_n(&table_lock, __ATOMIC_RELAXED)) {
-            if (deadline && monotonic_ns() > *deadline)
-                return 0;
+            if (bound_ms) {
+                long long now = monotonic_ns();
+                if (!deadline)
+                    deadline = now + bound_ms * 1000000LL;
+                else if (now > deadline)
+                    return 0;
+            }
             sched_yield();
         }
     }
@@ -114,42 +121,44 @@ static struct tc_conn **slot_of(int fd, int create)
 }
 
 /* --- locking --------------------------------------------------------------
- * A thread already inside the shim (a signal handler that interrupted it,
- * or OpenSSL calling back into a wrapper) only try-locks: it must never
- * wait for a lock it may hold itself. */
-/* volatile: a signal handler on this thread reads it between any two steps. */
+ * The rules are in conn.h. A thread already inside the library only
+ * try-locks: it must never wait for a lock it may hold itself.
+ * volatile: a signal handler on this thread reads it between any two steps. */
 static __thread volatile int lock_depth __attribute__((tls_model("initial-exec")));
 
-static int table_acquire(void)
+/* Nothing else holds the lock for more than a few table updates (and, once
+ * per 256 records, an mmap), so the bound is only ever reached in a
+ * deadlock: a handler that interrupted another thread's malloc() while a
+ * third thread forks would wait for the lock fork()'s prepare handler
+ * holds, and fork() waits for that malloc lock. */
+#define TABLE_WAIT_BOUND_MS 200
+
+static int table_acquire_within(int bound_ms)
 {
     if (lock_depth++ > 0) {
         if (!table_trylock()) {
             lock_depth--;
             return 0;
         }
-    } else {
-        table_lock_wait(NULL);
+        return 1;
     }
-    return 1;
-}
-
-/* As table_acquire, waiting at most TABLE_WAIT_BOUND_MS, for the close()
- * path, which a signal handler may run: a handler that interrupted another
- * thread's malloc() while a third thread forks would wait for the lock
- * fork()'s prepare handler holds, and fork() waits for that malloc lock.
- * Nothing else holds the lock for more than a few table updates, so the
- * bound is only ever reached in such a deadlock. */
-#define TABLE_WAIT_BOUND_MS 200
-static int table_acquire_bounded(void)
-{
-    if (lock_depth > 0)
-        return table_acquire(); /* try-lock only */
-    lock_depth++;
-    long long deadline = monotonic_ns() + TABLE_WAIT_BOUND_MS * 1000000LL;
-    if (table_lock_wait(&deadline))
+    if (table_lock_wait(bound_ms))
         return 1;
     lock_depth--;
     return 0;
+}
+
+/* Bounded: for everything a libc wrapper (and so a signal handler) reaches. */
+static int table_acquire(void)
+{
+    return table_acquire_within(TABLE_WAIT_BOUND_MS);
+}
+
+/* Unbounded (but re-entry-aware): where giving up would leave the table
+ * wrong, on paths no signal handler takes (OpenSSL's own calls). */
+static int table_acquire_always(void)
+{
+    return table_acquire_within(0);
 }
 
 static void table_release(void)
@@ -364,10 +373,10 @@ void tc_conn_detach(SSL *ssl, struct tc_conn *c)
 {
     /* First, whatever happens below: no memo of this SSL is used again. */
     __atomic_fetch_add(&tc_conn_generation, 1, __ATOMIC_ACQ_REL);
-    if (!table_acquire())
-        return;
+    if (!table_acquire_always())
+        return; /* re-entered from a signal handler: cannot happen (SSL_free) */
     if (c->ssl == ssl) {
-        c->ssl = NULL;
+        TC_STORE(c->ssl, NULL);
         if (c->prev)
             c->prev->next = c->next;
         else if (live_list == c)
@@ -405,46 +414,24 @@ void tc_conn_learn_fd(struct tc_conn *c, SSL *ssl)
 
 void tc_conn_reset(struct tc_conn *c)
 {
-    tc_clear_flags(c, ~0u);
+    /* What concerns the object, not the connection, stays. */
+    tc_clear_flags(c, ~(TC_F_SENDING | TC_F_FREEING));
     TC_STORE(c->bytes_in, 0ULL);
     TC_STORE(c->bytes_out, 0ULL);
 }
 
 /* --- descriptors ---------------------------------------------------------- */
 
-static int alive_locked(struct tc_conn *c)
-{
-    return c->ssl && !(tc_flags(c) & TC_F_FREEING);
-}
-
-struct tc_conn *tc_fd_take(int fd, int *locked_out)
+struct tc_conn *tc_fd_last(int fd, int *locked_out)
 {
     struct tc_conn *held = NULL;
-    if (!table_acquire_bounded()) {
+    if (!table_acquire()) {
         *locked_out = 1;
         return NULL;
     }
     struct tc_conn **slot = slot_of(fd, 0);
     struct tc_conn *c = slot ? *slot : NULL;
-    if (c) {
-        if (c->aliases == 1 && alive_locked(c)) {
-            c->refs++;
-            held = c;
-        }
-        publish_locked(fd, NULL);
-    }
-    table_release();
-    return held;
-}
-
-struct tc_conn *tc_fd_hold(int fd)
-{
-    struct tc_conn *held = NULL;
-    if (!table_acquire())
-        return NULL;
-    struct tc_conn **slot = slot_of(fd, 0);
-    struct tc_conn *c = slot ? *slot : NULL;
-    if (c && alive_locked(c)) {
+    if (c && c->aliases == 1) {
         c->refs++;
         held = c;
     }
@@ -452,15 +439,41 @@ struct tc_conn *tc_fd_hold(int fd)
     return held;
 }
 
-void tc_fd_copied(int oldfd, int newfd)
+void tc_fd_forget(int fd)
 {
-    if (!tc_fd_peek(oldfd) && !tc_fd_peek(newfd))
-        return;
     if (!table_acquire())
         return;
+    publish_locked(fd, NULL);
+    table_release();
+}
+
+struct tc_conn *tc_fd_hold(int fd, int any, int *locked_out)
+{
+    struct tc_conn *held = NULL;
+    if (!table_acquire()) {
+        *locked_out = 1;
+        return NULL;
+    }
+    struct tc_conn **slot = slot_of(fd, 0);
+    struct tc_conn *c = slot ? *slot : NULL;
+    if (c && (any || tc_conn_alive(c))) {
+        c->refs++;
+        held = c;
+    }
+    table_release();
+    return held;
+}
+
+int tc_fd_copied(int oldfd, int newfd)
+{
+    if (!tc_fd_peek(oldfd) && !tc_fd_peek(newfd))
+        return 1;
+    if (!table_acquire())
+        return 0;
     struct tc_conn **slot = slot_of(oldfd, 0);
     publish_locked(newfd, slot ? *slot : NULL);
     table_release();
+    return 1;
 }
 
 void tc_fd_foreach_in(unsigned int first, unsigned int last, void (*fn)(int fd))
@@ -506,7 +519,7 @@ int tc_conn_any_fd(struct tc_conn *c, int *closed)
 
 void tc_conn_count_up_ref(struct tc_conn *c)
 {
-    if (!table_acquire())
+    if (!table_acquire_always())
         return;
     __atomic_store_n(&c->extra_ssl_refs, c->extra_ssl_refs + 1, __ATOMIC_RELEASE);
     table_release();
@@ -519,7 +532,7 @@ int tc_conn_free_is_last(struct tc_conn *c)
     if (__atomic_load_n(&c->extra_ssl_refs, __ATOMIC_ACQUIRE) == 0)
         return 1;
     int last = 1;
-    if (!table_acquire())
+    if (!table_acquire_always())
         return 0;
     if (c->extra_ssl_refs > 0) {
         __atomic_store_n(&c->extra_ssl_refs, c->extra_ssl_refs - 1, __ATOMIC_RELEASE);
@@ -554,7 +567,11 @@ void tc_conn_foreach(void (*fn)(struct tc_conn *c))
 
 void tc_conn_atfork_prepare(void)
 {
-    table_lock_wait(NULL);
+    /* Raised first: a handler that runs on this thread while the lock is
+     * held here (a signal delivered when the fork system call returns,
+     * before the parent handler) then only try-locks. */
+    lock_depth++;
+    table_lock_wait(0);
     /* Before the process is copied: I/O that another thread does from now
      * on is after the fork for the parent, and the child's epoch below is
      * new to it whatever the records say. */
@@ -565,12 +582,12 @@ void tc_conn_atfork_prepare(void)
  * tc_epoch in conn.h. */
 void tc_conn_atfork_parent(void)
 {
-    table_unlock();
+    table_release();
 }
 
 void tc_conn_atfork_child(void)
 {
     tc_pid = getpid();
     __atomic_fetch_add(&tc_epoch, 1, __ATOMIC_ACQ_REL);
-    table_unlock();
+    table_release();
 }

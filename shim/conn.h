@@ -28,6 +28,12 @@ enum {
     TC_F_SENT_FOR_PROGRAM = 1u << 9, /* the shim wrote close_notify; the program has not
                                       * called SSL_shutdown since */
     TC_F_EOF_OPTION = 1u << 10,   /* the shim set SSL_OP_IGNORE_UNEXPECTED_EOF */
+    TC_F_SENDING = 1u << 11,      /* a thread of the library is deciding or sending on the
+                                   * object (closing.c): SSL_free and the program's calls
+                                   * wait for it, no second one starts */
+    TC_F_DRAIN = 1u << 12,        /* the library's close_notify went out: drain unread
+                                   * bytes before the real close (FIN, not RST) */
+    TC_F_REPLIED = 1u << 13,      /* that close_notify answered the peer's (TLSCLOSE_REPLY) */
 };
 
 /* What the program is told about the connection's end, once the receive
@@ -39,7 +45,7 @@ enum tc_end_state {
 };
 
 struct tc_conn {
-    SSL *ssl;                 /* NULL once the SSL object is freed (tc_lock) */
+    SSL *ssl;                 /* NULL once the SSL object is freed (tc_lock; atomic) */
     int fd;                   /* descriptor the SSL writes to, -1 if none (custom BIO) */
     int has_identity;         /* dev/ino valid */
     int is_socket;            /* fd was a socket when learned (send() works) */
@@ -67,6 +73,12 @@ static inline unsigned tc_set_flags(struct tc_conn *c, unsigned f)
 static inline void tc_clear_flags(struct tc_conn *c, unsigned f)
 {
     __atomic_fetch_and(&c->flags, ~f, __ATOMIC_ACQ_REL);
+}
+
+/* The SSL object is still there and no SSL_free has begun on it. */
+static inline int tc_conn_alive(struct tc_conn *c)
+{
+    return TC_LOAD(c->ssl) != NULL && !(tc_flags(c) & TC_F_FREEING);
 }
 
 /* The process id as the shim knows it: set at start-up and in the atfork
@@ -139,19 +151,37 @@ static inline struct tc_conn *tc_fd_peek(int fd)
     return __atomic_load_n(&chunk[(unsigned)fd & (TC_FD_CHUNK_SLOTS - 1)], __ATOMIC_ACQUIRE);
 }
 
-/* The program is closing fd: unpublish its slot (before the real close, so
- * a thread that gets the recycled number never sees this entry). Returns
- * the record, held, when fd was its last descriptor and the SSL object is
- * still alive: the caller ends the connection, then tc_conn_put()s it.
+/* Locking rules, for every function below that takes the table lock: a
+ * thread already inside the library (a signal handler that interrupted it,
+ * OpenSSL calling back, a handler run during fork() while the atfork
+ * handler holds the lock) only try-locks; any other thread waits at most
+ * 200 ms (a handler that interrupted malloc() while another thread forks
+ * would otherwise deadlock), except where giving up would leave a dangling
+ * record (tc_conn_detach, the SSL_up_ref count), which are never reached
+ * from a signal handler. A function that could not take the lock does
+ * nothing (and says so where its caller must know). */
+
+/* The program is closing fd. Returns the record, held, when fd is its last
+ * descriptor (alive or not: a connection the library ended is drained
+ * before the real close); the caller ends the connection if
+ * tc_conn_alive(), then tc_fd_forget()s fd and tc_conn_put()s the record.
+ * The slot stays published meanwhile, so that a thread ending the same
+ * connection at the same time (SSL_free, exit) still finds its descriptor.
  * *locked_out is set (and NULL returned) when the table lock could not be
- * taken: a signal handler interrupted this thread while it held the lock. */
-struct tc_conn *tc_fd_take(int fd, int *locked_out);
+ * taken. */
+struct tc_conn *tc_fd_last(int fd, int *locked_out);
 
-/* Returns the record fd maps to, held, if its SSL object is alive. */
-struct tc_conn *tc_fd_hold(int fd);
+/* Unpublish fd's slot, before the real close, so that a thread that gets
+ * the recycled number never sees this entry. */
+void tc_fd_forget(int fd);
 
-/* newfd now refers to the same open file as oldfd (dup family). */
-void tc_fd_copied(int oldfd, int newfd);
+/* Returns the record fd maps to, held, if its SSL object is alive (any
+ * record when any is set). *locked_out as for tc_fd_take. */
+struct tc_conn *tc_fd_hold(int fd, int any, int *locked_out);
+
+/* newfd now refers to the same open file as oldfd (dup family). Returns 0
+ * when the table lock could not be taken (the copy is then not tracked). */
+int tc_fd_copied(int oldfd, int newfd);
 
 /* Call fn for each descriptor in [first, last] that maps to a record. */
 void tc_fd_foreach_in(unsigned int first, unsigned int last, void (*fn)(int fd));
@@ -177,7 +207,9 @@ void tc_conn_detach(SSL *ssl, struct tc_conn *c);
 /* Visit every record attached to a live SSL object, each held during fn. */
 void tc_conn_foreach(void (*fn)(struct tc_conn *c));
 
-/* Fork safety: the table lock is taken around fork(). */
+/* Fork safety: the table lock is taken around fork(), with this thread's
+ * re-entry depth raised, so that a signal handler run during fork() (after
+ * the system call, before the parent handler) only try-locks. */
 void tc_conn_atfork_prepare(void);
 void tc_conn_atfork_parent(void);
 void tc_conn_atfork_child(void);

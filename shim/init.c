@@ -84,6 +84,27 @@ static void at_exit(void)
     tc_report_summary();
 }
 
+/* The last thing the library does in the process, after every atexit
+ * handler (the program's own included: they may still read a socket): the
+ * connections it ended at exit (or at SSL_free) whose descriptors are
+ * still open are drained, so that the kernel's close of them at process
+ * end sends FIN, not RST (unread TLS 1.3 session tickets). */
+static void drain_at_end(int fd)
+{
+    int locked_out = 0;
+    struct tc_conn *c = tc_fd_hold(fd, 1, &locked_out);
+    if (c) {
+        tc_drain_before_close(c, fd);
+        tc_conn_put(c);
+    }
+}
+
+__attribute__((destructor)) static void tc_fini(void)
+{
+    if (getpid() == tc_pid)
+        tc_fd_foreach_in(0, ~0U, drain_at_end);
+}
+
 static pthread_mutex_t ready_lock = PTHREAD_MUTEX_INITIALIZER;
 static int ready;
 

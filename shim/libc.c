@@ -16,6 +16,9 @@
 #include "real.h"
 #include "report.h"
 
+#ifndef CLOSE_RANGE_UNSHARE
+#define CLOSE_RANGE_UNSHARE (1U << 1)
+#endif
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
@@ -47,8 +50,8 @@ static void closing_fd(int fd)
         return;
     int saved = errno;
     int locked_out = 0;
-    struct tc_conn *c = tc_fd_take(fd, &locked_out);
-    if (c) {
+    struct tc_conn *c = tc_fd_last(fd, &locked_out);
+    if (c && tc_conn_alive(c)) {
         if (tc_in_openssl > 0) {
             /* Decided for good: a later SSL_free must not write the alert
              * through the BIO's descriptor number, closed now and maybe
@@ -58,12 +61,18 @@ static void closing_fd(int fd)
         } else {
             tc_end_connection(c, TC_TRIGGER_CLOSE, fd);
         }
-        tc_conn_put(c);
-    } else if (locked_out) {
+    }
+    if (locked_out) {
         /* The slot stays published (no lock to change it): a later trigger
          * finds the descriptor closed or reused (its identity differs) and
          * sends nothing through it. */
         interrupted(fd);
+    } else {
+        tc_fd_forget(fd);
+    }
+    if (c) {
+        tc_drain_before_close(c, fd);
+        tc_conn_put(c);
     }
     errno = saved;
 }
@@ -93,13 +102,16 @@ TC_EXPORT int shutdown(int fd, int how)
     if ((how == SHUT_WR || how == SHUT_RDWR) && tc_fd_peek(fd) && getpid() == tc_pid) {
         /* Before the real shutdown: afterwards no alert could be written. */
         int saved = errno;
-        struct tc_conn *c = tc_fd_hold(fd);
+        int locked_out = 0;
+        struct tc_conn *c = tc_fd_hold(fd, 0, &locked_out);
         if (c) {
             if (tc_in_openssl > 0)
                 interrupted(fd);
             else
                 tc_end_connection(c, TC_TRIGGER_SHUTDOWN, fd);
             tc_conn_put(c);
+        } else if (locked_out) {
+            interrupted(fd);
         }
         errno = saved;
     }
@@ -110,7 +122,13 @@ static int after_dup(int oldfd, int newfd)
 {
     if (newfd >= 0 && getpid() == tc_pid) {
         int saved = errno;
-        tc_fd_copied(oldfd, newfd);
+        /* Only a signal handler run while this thread holds the table (or
+         * during fork) fails here: the copy is then not known, and closing
+         * the original ends the connection early. Said, not waited for. */
+        if (!tc_fd_copied(oldfd, newfd))
+            tc_report_fd("skipped", TC_LEVEL_WARN, "reason", "interrupted", newfd,
+                         "descriptor copied from a signal handler while the library's table "
+                         "was locked; the copy is not tracked");
         errno = saved;
     }
     return newfd;
@@ -178,9 +196,13 @@ TC_EXPORT int fcntl64(int fd, int cmd, ...)
 }
 #endif
 
+/* CLOSE_RANGE_UNSHARE closes the descriptors in a private copy of the
+ * descriptor table that only the calling thread sees from then on (before
+ * an exec, typically): for the rest of the process, and for the library's
+ * table, they stay open, so no connection ends. */
 TC_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 {
-    if (!((unsigned)flags & CLOSE_RANGE_CLOEXEC) && first <= last)
+    if (!((unsigned)flags & (CLOSE_RANGE_CLOEXEC | CLOSE_RANGE_UNSHARE)) && first <= last)
         tc_fd_foreach_in(first, last, closing_fd);
     return TC_LIBC(close_range)(first, last, flags);
 }

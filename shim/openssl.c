@@ -13,6 +13,7 @@
 #include "export.h"
 #include "init.h"
 #include "real.h"
+#include "report.h"
 
 /* --- bookkeeping around one OpenSSL call ----------------------------------- */
 
@@ -22,6 +23,17 @@ static void own(struct tc_conn *c)
     unsigned long epoch = TC_LOAD(tc_epoch);
     if (TC_LOAD(c->owner) != epoch)
         TC_STORE(c->owner, epoch);
+}
+
+/* The program's call counts as "active" before it looks for the library's
+ * claim, and both are sequentially consistent (closing.c: object_claim):
+ * either the library sees the call and leaves the object alone, or the
+ * call sees the library's send and waits for it to end. */
+static inline void enter_call(struct tc_conn *c)
+{
+    __atomic_fetch_add(&c->active, 1, __ATOMIC_SEQ_CST);
+    if (__builtin_expect(__atomic_load_n(&c->flags, __ATOMIC_SEQ_CST) & TC_F_SENDING, 0))
+        tc_object_wait(c);
 }
 
 static struct tc_conn *io_enter(SSL *ssl)
@@ -34,7 +46,7 @@ static struct tc_conn *io_enter(SSL *ssl)
     tc_in_openssl++;
     struct tc_conn *c = tc_conn_track(ssl);
     if (c) {
-        __atomic_fetch_add(&c->active, 1, __ATOMIC_ACQ_REL);
+        enter_call(c);
         own(c);
     } else {
         tc_in_openssl--;
@@ -67,6 +79,25 @@ static int failed_for_now(struct tc_conn *c, SSL *ssl)
     }
     errno = saved;
     return retry;
+}
+
+/* TLSCLOSE_REPLY answered the peer's close_notify at once (TLS 1.2, RFC
+ * 5246 7.2.1), so OpenSSL refuses the program's later SSL_write ("protocol
+ * is shutdown"). Said once, and from then on SSL_get_shutdown shows the
+ * close_notify that went out: the program's view agrees with the failure
+ * it just got. Until then it is hidden, as for every close_notify the
+ * library sends on its own (SSL_get_shutdown below). */
+static void write_refused(struct tc_conn *c, SSL *ssl)
+{
+    if (!(__atomic_fetch_and(&c->flags, ~TC_F_SENT_FOR_PROGRAM, __ATOMIC_ACQ_REL) &
+          TC_F_SENT_FOR_PROGRAM))
+        return;
+    int saved = errno;
+    tc_report(c, ssl, "write_refused", TC_LEVEL_WARN, "policy",
+              tc_reply_name(tc_cfg()->reply), c->fd,
+              "SSL_write after the library answered the peer's close_notify "
+              "(TLSCLOSE_REPLY); TLSCLOSE_REPLY=off leaves the answer to the program");
+    errno = saved;
 }
 
 /* A call really failed: remember what that means for the connection.
@@ -131,6 +162,8 @@ static int io_done(struct tc_conn *c, SSL *ssl, int r, int ok, size_t n, enum io
          * close_notify from other failures. */
         if (is_read(kind))
             r = tc_eof_after_read(c, ssl, r, ex, &reply);
+        else if (kind == IO_WRITE && (tc_flags(c) & TC_F_REPLIED))
+            write_refused(c, ssl);
         if (!(tc_flags(c) & TC_F_END_SEEN))
             note_failure(c, ssl);
     }
@@ -212,7 +245,7 @@ static inline struct tc_conn *steady(SSL *ssl, unsigned need, unsigned unwanted)
         TC_LOAD(c->owner) != TC_LOAD(tc_epoch))
         return NULL;
     tc_in_openssl++; /* as io_enter; io_leave undoes both */
-    __atomic_fetch_add(&c->active, 1, __ATOMIC_ACQ_REL);
+    enter_call(c);
     return c;
 }
 
@@ -376,8 +409,8 @@ TC_EXPORT int SSL_shutdown(SSL *ssl)
          * when the program ends TLS, not later at close. */
         io_leave(c);
         tc_end_connection(c, TC_TRIGGER_QUIET, -1);
-        __atomic_fetch_add(&c->active, 1, __ATOMIC_ACQ_REL);
         tc_in_openssl++;
+        enter_call(c);
         before = tc_ossl.SSL_get_shutdown(ssl);
     }
     int r = tc_ossl.SSL_shutdown(ssl);
@@ -412,9 +445,17 @@ TC_EXPORT void SSL_free(SSL *ssl)
      * alive until the real SSL_free detaches it (ex_free), and the record
      * is not touched after that. */
     tc_end_connection(c, TC_TRIGGER_FREE, -1);
-    /* From here on the object is being torn down: close() calls made by
-     * SSL_free itself (BIO_CLOSE) must not touch it. */
-    tc_set_flags(c, TC_F_FREEING);
+    /* From here on the object is being torn down: no send starts on it
+     * (close() in another thread, or made by SSL_free itself for a
+     * BIO_CLOSE), and one under way in another thread is waited for. */
+    if (!tc_object_retire(c)) {
+        /* Still in use past every bound: leaking the object is harmless,
+         * freeing it under the other thread is not. */
+        tc_report(c, NULL, "skipped", TC_LEVEL_WARN, "reason", "busy", c->fd,
+                  "SSL_free while the library was still sending on the object in another "
+                  "thread; the object is left allocated");
+        return;
+    }
     tc_ossl.SSL_free(ssl);
 }
 
@@ -422,9 +463,16 @@ TC_EXPORT int SSL_clear(SSL *ssl)
 {
     REAL_OR(SSL_clear, 0);
     struct tc_conn *c = tc_openssl_ready() ? tc_conn_get(ssl) : NULL;
+    if (c) {
+        tc_in_openssl++;
+        enter_call(c); /* not under a send of the library's in another thread */
+    }
     int r = tc_ossl.SSL_clear(ssl);
-    if (c && r == 1)
-        tc_conn_reset(c); /* the object starts a new connection */
+    if (c) {
+        if (r == 1)
+            tc_conn_reset(c); /* the object starts a new connection */
+        io_leave(c);
+    }
     return r;
 }
 

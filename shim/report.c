@@ -111,6 +111,13 @@ void tc_report(struct tc_conn *c, SSL *ssl, const char *name, enum tc_level leve
         report(c, ssl, name, level, key, value, fd, fd, detail);
 }
 
+void tc_report_via(struct tc_conn *c, SSL *ssl, const char *name, enum tc_level level,
+                   const char *key, const char *value, int fd, int peer_fd, const char *detail)
+{
+    if (tc_log_enabled(level))
+        report(c, ssl, name, level, key, value, fd, peer_fd, detail);
+}
+
 void tc_report_truncation(struct tc_conn *c, SSL *ssl, enum tc_level level, const char *policy)
 {
     if (tc_log_enabled(level))

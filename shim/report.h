@@ -11,6 +11,11 @@
 void tc_report(struct tc_conn *c, SSL *ssl, const char *name, enum tc_level level,
                const char *key, const char *value, int fd, const char *detail);
 
+/* The same, with the peer address read from peer_fd: a private duplicate
+ * of fd, when the number itself may name another file by now. */
+void tc_report_via(struct tc_conn *c, SSL *ssl, const char *name, enum tc_level level,
+                   const char *key, const char *value, int fd, int peer_fd, const char *detail);
+
 /* An event about a descriptor whose record cannot be looked at (no bytes,
  * no TLS version): a close() that interrupted the library itself. */
 void tc_report_fd(const char *name, enum tc_level level, const char *key, const char *value,

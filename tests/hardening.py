@@ -21,6 +21,16 @@ fork_threads    forks while worker threads are inside SSL_connect, SSL_read,
                 With --signals also: handlers that close TLS descriptors of
                 the interrupted thread, and signals interrupting the library's
                 waits, all concurrently.
+race_close_free close() in one thread, SSL_free of the same connection in
+                another: SSL_free waits for the library's send on the object
+                (stalled peer: SSL_free returns after close()), and 100
+                concurrent pairs end with one close_notify each (ASan, TSan).
+race_fd_reuse   SSL_free / exit while the send waits for room, and another
+                thread closes the number and a socketpair takes it: not one
+                byte reaches the socketpair.
+fork_signal     a signal handler's dup / fcntl(F_DUPFD) / shutdown of a TLS
+                descriptor during fork() (the table lock held by the atfork
+                handler): no hang, 300 forks.
 signal_close    close() from a signal handler: with the library idle
                 (close_notify), while the thread holds the library's table
                 lock (plain close, logged "interrupted", no deadlock), while
@@ -30,7 +40,8 @@ signal_close    close() from a signal handler: with the library idle
 
 usage: hardening.py [--bin=DIR] [--threaded-only]
   --bin            where the programs are (default: the build tree's tests/hardening)
-  --threaded-only  only fork_threads, with and without signals (make check-tsan)
+  --threaded-only  only the threaded programs: fork_threads with and without
+                   signals, race_close_free, race_fd_reuse (make check-tsan)
 Environment: TC_BUILDDIR, TLSCLOSE_PRELOAD or TLSCLOSE_LIBRARY (make check).
 """
 
@@ -231,6 +242,121 @@ class Runner(Suite):
                    f"(interrupted {interrupted}, parent not owner {not_owner}, eof {eof})",
                    problems)
 
+
+    # --- threads racing on one connection ---------------------------------
+
+    def retried(self, argv, count, ok_key, **kw):
+        """Runs argv again (up to ATTEMPTS) while the race it stages was
+        missed: exit 3, or the ok line's ok_key not 1."""
+        for _ in range(ATTEMPTS):
+            res = self.run(argv, count, **kw)
+            f = self.ok_fields(res) or {}
+            if res["rc"] != MISSED and f.get(ok_key) == "1":
+                break
+        return res
+
+    def race_close_free(self, tap):
+        name = "close() in one thread while another SSL_frees the object"
+        res = self.retried(["race_close_free", "stalled"], 1, "seen_waiting",
+                           peer_args=["--mode=stall"], peer_ms=STALL_PEER_MS)
+        f = self.ok_fields(res) or {}
+        v = res["verdicts"][0] if res["verdicts"] else {}
+        problems = list(res["problems"])
+        if res["rc"] != 0 or f.get("seen_waiting") != "1" or f.get("close") != "0":
+            problems.append("the program did not stage the race (close waiting) or failed")
+        if f.get("close_first") != "1":
+            problems.append("SSL_free returned while the library still used the object in "
+                            "close() (use after free)")
+        if v.get("verdict") != "stalled":
+            problems.append(f"peer saw {describe(v)}, expected stalled (no TLS byte taken)")
+        final = [(e.get("event"), e.get("reason")) for e in res["events"]
+                 if e.get("event") in ("sent", "skipped")]
+        if final != [("skipped", "timeout")]:
+            problems.append(f"expected one skipped event, reason timeout: {final}")
+        tap.result(not problems, f"{name}, the send waiting for room: SSL_free waits for it "
+                   "(bounded), then frees", problems + self.diag(res))
+
+        n = 100
+        res = self.run(["race_close_free", "race", f"--connections={n}"], n,
+                       timeout=THREADED_TIMEOUT)
+        problems = list(res["problems"])
+        if res["rc"] != 0:
+            problems.append("the program crashed or failed")
+        bad = [v for v in res["verdicts"] if not clean_cn(v)]
+        sent = [e for e in res["events"] if e.get("event") == "sent"]
+        if bad:
+            problems.append(f"{len(bad)} connections without exactly one close_notify: {bad[:3]}")
+        if len(sent) != n or any(e.get("trigger") not in ("close", "free") for e in sent):
+            problems.append(f"{len(sent)} sent events (trigger close or free) for {n}")
+        tap.result(not problems, f"{name}: {n} pairs started together, one close_notify each, "
+                   "no crash", problems + [f"verdicts {collections.Counter(describe(v) for v in res['verdicts'])}"])
+
+        res = self.run(["race_close_free", "race", "--connections=20"], 20, shim=False,
+                       timeout=THREADED_TIMEOUT)
+        tap.result(res["rc"] == 0 and not res["problems"] and
+                   all(v.get("verdict") == "eof" for v in res["verdicts"]),
+                   f"{name}, bare: race-free, no close_notify (the tests above can fail)",
+                   self.diag(res))
+
+    def race_fd_reuse(self, tap):
+        for mode, trigger in (("free", "SSL_free"), ("exit", "exit")):
+            name = (f"{trigger} waiting for room while another thread closes the number and "
+                    "a socketpair takes it")
+            res = self.retried(["race_fd_reuse", mode], 1, "seen_waiting",
+                               peer_args=["--mode=stall"], peer_ms=STALL_PEER_MS)
+            f = self.ok_fields(res) or {}
+            v = res["verdicts"][0] if res["verdicts"] else {}
+            problems = list(res["problems"])
+            if res["rc"] != 0 or f.get("seen_waiting") != "1" or f.get("swapped") != "1":
+                problems.append("the program did not stage the race or failed")
+            if f.get("plain_bytes") != "0":
+                problems.append(f"{f.get('plain_bytes')} bytes of the alert reached the "
+                                "socketpair that reused the number")
+            if v.get("verdict") != "stalled":
+                problems.append(f"peer saw {describe(v)}, expected stalled")
+            final = [(e.get("event"), e.get("reason"), e.get("peer")) for e in res["events"]
+                     if e.get("event") in ("sent", "skipped")]
+            if len(final) != 1 or final[0][:2] != ("skipped", "timeout") or \
+                    not str(final[0][2]).startswith("127.0.0.1:"):
+                problems.append(f"expected one skipped event, reason timeout, naming the "
+                                f"TLS peer: {final}")
+            tap.result(not problems, f"{name}: no byte in the socketpair, the send gives up "
+                       "on the connection's own socket", problems + self.diag(res))
+
+            res = self.run(["race_fd_reuse", mode], 1, shim=False,
+                           peer_args=["--mode=stall"], peer_ms=STALL_PEER_MS)
+            f = self.ok_fields(res) or {}
+            tap.result(f.get("plain_bytes") == "0" and res["rc"] in (0, MISSED),
+                       f"{name}, bare: nothing in the socketpair", self.diag(res))
+
+    def fork_signal(self, tap):
+        for variant, call in (("dup", "dup"), ("fcntl", "fcntl(F_DUPFD)"),
+                              ("shutdown", "shutdown(SHUT_RDWR)")):
+            name = f"a signal handler's {call} on a TLS descriptor during fork()"
+            res = self.run(["fork_signal", f"--variant={variant}"], 1)
+            f = self.ok_fields(res) or {}
+            v = res["verdicts"][0] if res["verdicts"] else {}
+            problems = list(res["problems"])
+            if res["rc"] != 0 or f.get("forks") != "300":
+                problems.append("the program did not finish its 300 forks (hung on the "
+                                "library's table lock?)")
+            warn = collections.Counter((e.get("event"), e.get("reason")) for e in res["events"]
+                                       if e.get("level") in ("warn", "error"))
+            warn.pop(("skipped", "interrupted"), None)
+            if variant == "shutdown":
+                # The connection was alive at the forks and not used since:
+                # the parent does not own it any more (SPEC 4.1).
+                if v.get("verdict") != "eof":
+                    problems.append(f"peer saw {describe(v)}, expected eof (not owner)")
+            else:
+                if not (clean_cn(v) and v.get("app_in_after") == len("after fork\n")):
+                    problems.append(f"peer saw {describe(v)}: expected 'after fork', then "
+                                    "one close_notify + fin")
+                if warn:
+                    problems.append(f"unexpected warn-level events: {dict(warn)}")
+            tap.result(not problems, f"{name}: no hang, every fork returns", 
+                       problems + self.diag(res)[:8])
+
     # --- signals ----------------------------------------------------------
 
     def signal_run(self, mode, count, **kw):
@@ -339,7 +465,10 @@ def main():
         r.fork_handoff(tap)
         r.spawn_children(tap)
     r.threaded(tap, signals=False)
+    r.race_close_free(tap)
+    r.race_fd_reuse(tap)
     if not args.threaded_only:
+        r.fork_signal(tap)
         r.signal_handler(tap)
         r.signal_locked(tap)
         r.signal_reply_wait(tap)

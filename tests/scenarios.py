@@ -52,8 +52,9 @@ def skipped(reason):
 
 
 # name, program, options, bare expectation, shimmed expectation.
-# options: env (extra variables for both runs), peer_mode, stdout (a string
-# the program's "ok" line must contain), app_in_after (bytes the peer must
+# options: env (extra variables for both runs), peer_mode, peer_args (more
+# options of the peer), stdout (a string the program's "ok" line must
+# contain; stdout_bare / stdout_shim for one run only), app_in_after (bytes the peer must
 # count after the request), event (an event the shim must log, or None for
 # "no sent event at all"), python / server / no_tls (how to run it), args
 # (extra arguments of the sample, e.g. --variant=NAME).
@@ -147,6 +148,27 @@ SCENARIOS = [
     ("close_notify first, then a silent EOF, eof=clean: no second close_notify",
      "halfclose_eof", {"peer_mode": "truncate", "env": {"TLSCLOSE_EOF": "clean"}},
      CN, CN, None),
+    ("shutdown(SHUT_WR) before reading the response, wait_ms: the response is the program's",
+     "halfclose_response", {"env": {"TLSCLOSE_WAIT_MS": "1000"}, "stdout": "response=world"},
+     NOT_CN, CN, dict(sent("shutdown"), detail=None)),
+    ("the peer's close_notify answered (reply=on): a later SSL_write is refused, said, and "
+     "SSL_get_shutdown then shows the close_notify sent", "write_after_reply",
+     {"peer_mode": "close", "env": {"TLSCLOSE_REPLY": "on"},
+      "stdout_bare": "write=5 shutdown_before=2 shutdown_after=2",
+      "stdout_shim": "write=-1 shutdown_before=2 shutdown_after=3"},
+     NOT_CN, CN, {"event": "write_refused", "policy": "on", "level": "warn"}),
+    ("plaintext after TLS: SSL_free leaves the peer's next bytes to the program",
+     "plaintext_after_tls", {"peer_mode": "close", "peer_args": ["--data-after-close=20"],
+                             "env": {"TLSCLOSE_REPLY": "off"}, "stdout": "plaintext=kept"},
+     NOT_CN, CN, sent("free")),
+    ("plaintext after TLS: exit leaves the peer's next bytes to the program's atexit handler",
+     "plaintext_after_tls", {"peer_mode": "close", "peer_args": ["--data-after-close=20"],
+                             "env": {"TLSCLOSE_REPLY": "off"}, "stdout": "plaintext=kept",
+                             "args": ["--variant=exit"]},
+     NOT_CN, CN, sent("exit")),
+    ("close_range(CLOSE_RANGE_UNSHARE) in another thread: the connection goes on",
+     "close_range_unshare", {"stdout": "write=6", "app_in_after": 6},
+     NOT_CN, CN, sent("close")),
 ]
 
 
@@ -180,7 +202,8 @@ class Runner(Suite):
         peer = subprocess.Popen(
             [self.peer, "server", f"--tls{tls}", f"--cert={self.cert}",
              f"--key={self.key}", f"--mode={mode}",
-             f"--timeout={opts.get('peer_timeout_ms', PEER_TIMEOUT_MS)}"],
+             f"--timeout={opts.get('peer_timeout_ms', PEER_TIMEOUT_MS)}"] +
+            opts.get("peer_args", []),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env())
         try:
             port = read_line(peer, "peer")["port"]
@@ -221,9 +244,9 @@ class Runner(Suite):
                             f"expected {opts['app_in_after']}")
         if proc.returncode != 0:
             problems.append(f"program exit status {proc.returncode}")
-        if not proc.stdout.startswith("ok") or opts.get("stdout", "") not in proc.stdout:
-            problems.append(f"program stdout {proc.stdout.strip()!r}, "
-                            f"expected ok ... {opts.get('stdout', '')}")
+        want_out = opts.get("stdout_shim" if shim else "stdout_bare", opts.get("stdout", ""))
+        if not proc.stdout.startswith("ok") or want_out not in proc.stdout:
+            problems.append(f"program stdout {proc.stdout.strip()!r}, expected ok ... {want_out}")
         if "max_close_ms" in opts:
             # The shim gives up after 200 ms: five times that allows for a
             # loaded machine or valgrind, and still catches a bound that

@@ -2,11 +2,18 @@
 #include "common.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 void hard_read_line(struct sample *s)
 {
@@ -50,4 +57,74 @@ void hard_handle(int sig, void (*fn)(int), int restart)
 	sa.sa_flags = restart ? SA_RESTART : 0;
 	if (sigaction(sig, &sa, NULL) != 0)
 		sample_fail("sigaction failed");
+}
+
+int hard_thread_in_poll(long tid, int fd, short events)
+{
+	char path[64], line[256];
+	unsigned long nr, arg0, arg1;
+	struct pollfd p;
+	int f, n;
+
+	snprintf(path, sizeof path, "/proc/self/task/%ld/syscall", tid);
+	f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return -1;
+	n = (int)read(f, line, sizeof line - 1);
+	close(f);
+	if (n <= 0)
+		return -1;
+	line[n] = '\0';
+	if (sscanf(line, "%lu 0x%lx 0x%lx", &nr, &arg0, &arg1) != 3)
+		return 0; /* "running" */
+	if (nr != (unsigned long)SYS_ppoll
+#ifdef SYS_poll
+	    && nr != (unsigned long)SYS_poll
+#endif
+	)
+		return 0;
+	if (arg1 != 1)
+		return 0;
+	memcpy(&p, (const void *)arg0, sizeof p);
+	return (fd < 0 || p.fd == fd) && (p.events & events);
+}
+
+void hard_fill_send_buffer(int fd)
+{
+	static char junk[65536];
+
+	for (;;) {
+		ssize_t n = send(fd, junk, sizeof junk, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n < 0)
+			sample_fail("send failed");
+	}
+}
+
+int hard_wait_poll_of(const long *tid, const int *done, short events)
+{
+	struct timespec deadline, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += 5;
+	while (!__atomic_load_n(done, __ATOMIC_ACQUIRE)) {
+		long t = __atomic_load_n(tid, __ATOMIC_ACQUIRE);
+		int r = t ? hard_thread_in_poll(t, -1, events) : 0;
+
+		if (r != 0)
+			return r;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > deadline.tv_sec ||
+		    (now.tv_sec == deadline.tv_sec && now.tv_nsec > deadline.tv_nsec))
+			return 0;
+		sched_yield();
+	}
+	return 0;
+}
+
+long hard_gettid(void)
+{
+	return (long)syscall(SYS_gettid);
 }

@@ -116,35 +116,10 @@ static volatile short watch_events;
 static int close_done; /* atomic */
 
 /* 1 when the main thread sleeps in poll()/ppoll() on watch_fd for
- * watch_events: its syscall line names the call and the pollfd address. */
+ * watch_events. */
 static int main_in_poll(void)
 {
-	char path[64], line[256];
-	unsigned long nr, arg0, arg1;
-	struct pollfd p;
-	int fd, n;
-
-	snprintf(path, sizeof path, "/proc/self/task/%ld/syscall", main_tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = (int)read(fd, line, sizeof line - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	line[n] = '\0';
-	if (sscanf(line, "%lu 0x%lx 0x%lx", &nr, &arg0, &arg1) != 3)
-		return 0; /* "running" */
-	if (nr != (unsigned long)SYS_ppoll
-#ifdef SYS_poll
-	    && nr != (unsigned long)SYS_poll
-#endif
-	)
-		return 0;
-	if (arg1 != 1)
-		return 0;
-	memcpy(&p, (const void *)arg0, sizeof p);
-	return p.fd == watch_fd && (p.events & watch_events);
+	return hard_thread_in_poll(main_tid, watch_fd, watch_events);
 }
 
 static void *watcher(void *arg)
@@ -333,7 +308,7 @@ int main(int argc, char **argv)
 	}
 	sample_init(argc - 1, argv + 1);
 	main_thread = pthread_self();
-	main_tid = (long)syscall(SYS_gettid);
+	main_tid = hard_gettid();
 	hard_handle(SIGUSR1, on_signal, 0);
 	if (strcmp(mode, "handler") == 0)
 		return mode_handler();
