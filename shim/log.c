@@ -6,7 +6,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -179,6 +181,106 @@ static void write_all(int fd, const char *buf, size_t len)
     while (n < 0 && errno == EINTR);
 }
 
+/* --- syslog -----------------------------------------------------------------
+ * Written to the log socket by hand, not with syslog(3): events are logged
+ * from inside close(), which programs call from signal handlers, and a
+ * handler that interrupts the program's own syslog() would wait forever for
+ * glibc's syslog lock. So only async-signal-safe calls: a socket of our own
+ * per event (a long-lived one could be closed by the program and its number
+ * reused), one send that never blocks, the real close. */
+
+#define SYSLOG_PATH "/dev/log"
+
+/* 1 while /dev/log is known to be a stream socket (some systems): the
+ * datagram attempt is then skipped. */
+static int syslog_stream;
+
+static size_t put_raw(char *buf, size_t size, size_t len, const char *s, size_t n)
+{
+    if (len < size) {
+        size_t room = size - len;
+        memcpy(buf + len, s, n < room ? n : room);
+    }
+    return len + n;
+}
+
+static size_t put_num(char *buf, size_t size, size_t len, unsigned long v)
+{
+    char digits[24];
+    size_t i = sizeof digits;
+    do
+        digits[--i] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    return put_raw(buf, size, len, digits + i, sizeof digits - i);
+}
+
+static int syslog_severity(enum tc_level level)
+{
+    return level == TC_LEVEL_ERROR ? LOG_ERR
+         : level == TC_LEVEL_WARN  ? LOG_WARNING
+         : level == TC_LEVEL_INFO  ? LOG_INFO
+                                   : LOG_DEBUG;
+}
+
+size_t tc_log_syslog_format(char *buf, size_t size, enum tc_level level, const char *tag,
+                            long pid, const char *msg, size_t len)
+{
+    /* RFC 3164 "<PRI>TAG[PID]: MSG" without its timestamp: localtime() is not
+     * async-signal-safe, and syslog daemons stamp a line that has none. By
+     * hand, not with snprintf, for the same reason. */
+    size_t n = 0;
+    if (size == 0)
+        return 0;
+    n = put_raw(buf, size, n, "<", 1);
+    n = put_num(buf, size, n, (unsigned long)(LOG_USER | syslog_severity(level)));
+    n = put_raw(buf, size, n, ">", 1);
+    n = put_raw(buf, size, n, tag, strlen(tag));
+    n = put_raw(buf, size, n, "[", 1);
+    n = put_num(buf, size, n, (unsigned long)pid);
+    n = put_raw(buf, size, n, "]: ", 3);
+    n = put_raw(buf, size, n, msg, len);
+    n = n < size ? n : size - 1;
+    buf[n] = '\0';
+    return n;
+}
+
+/* One line to /dev/log over a fresh socket of the given type; 0 or -1 (errno). */
+static int syslog_send(int type, const char *line, size_t len)
+{
+    static const struct sockaddr_un addr = { .sun_family = AF_UNIX, .sun_path = SYSLOG_PATH };
+    /* Non-blocking for the stream connect too: a daemon that does not keep up
+     * costs us the line, never a blocked close(). */
+    int fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    ssize_t n;
+    if (type == SOCK_DGRAM)
+        n = sendto(fd, line, len, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)&addr,
+                   sizeof addr);
+    else if (connect(fd, (const struct sockaddr *)&addr, sizeof addr) == 0)
+        /* The terminating NUL too: it delimits lines on a stream, as glibc's
+         * syslog() sends them. */
+        n = send(fd, line, len + 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    else
+        n = -1;
+    int err = errno;
+    TC_LIBC(close)(fd);
+    errno = err;
+    return n < 0 ? -1 : 0;
+}
+
+static void emit_syslog(enum tc_level level, const char *msg, size_t len)
+{
+    char line[1024];
+    size_t n = tc_log_syslog_format(line, sizeof line, level, program_invocation_short_name,
+                                    (long)getpid(), msg, len);
+    int stream = __atomic_load_n(&syslog_stream, __ATOMIC_RELAXED);
+    /* EPROTOTYPE: /dev/log is of the other type; remember which it is. */
+    if (syslog_send(stream ? SOCK_STREAM : SOCK_DGRAM, line, n) != 0 && errno == EPROTOTYPE &&
+        syslog_send(stream ? SOCK_DGRAM : SOCK_STREAM, line, n) == 0)
+        __atomic_store_n(&syslog_stream, !stream, __ATOMIC_RELAXED);
+}
+
 static void emit(enum tc_level level, const char *line, size_t len)
 {
     switch (sink.sink) {
@@ -202,14 +304,9 @@ static void emit(enum tc_level level, const char *line, size_t len)
         }
         break;
     }
-    case TC_LOG_SYSLOG: {
-        int prio = level == TC_LEVEL_ERROR ? LOG_ERR
-                 : level == TC_LEVEL_WARN  ? LOG_WARNING
-                 : level == TC_LEVEL_INFO  ? LOG_INFO
-                                           : LOG_DEBUG;
-        syslog(LOG_USER | prio, "%.*s", (int)len, line);
+    case TC_LOG_SYSLOG:
+        emit_syslog(level, line, len);
         break;
-    }
     }
 }
 

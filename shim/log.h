@@ -39,4 +39,11 @@ void tc_log_missing_symbols(const char *names, int disabled);
 size_t tc_log_format(char *buf, size_t size, enum tc_format format, long pid,
                      const struct tc_event *ev);
 
+/* The syslog datagram for a formatted line: "<PRI>TAG[PID]: MSG", PRI =
+ * LOG_USER | the level's severity, no timestamp. Async-signal-safe; exposed
+ * for unit tests. Returns the length written (NUL-terminated, truncated to
+ * size - 1). */
+size_t tc_log_syslog_format(char *buf, size_t size, enum tc_level level, const char *tag,
+                            long pid, const char *msg, size_t len);
+
 #endif

@@ -1,6 +1,7 @@
 /* unit_log: event formatting (shim/log.c), text and JSON. */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "../shim/log.h"
@@ -48,5 +49,25 @@ int main(void)
     tc_log_format(buf, sizeof buf, TC_FORMAT_JSON, 7, &summary);
     ok(strstr(buf, ",\"connections\":3,\"sent\":2,\"skipped\":1,\"truncations\":1}") != NULL,
        "summary, JSON: %s", buf);
+
+    /* syslog: PRI = LOG_USER (8) | severity, the program's tag and pid, no
+     * timestamp, no newline. */
+    static const struct { enum tc_level level; const char *pri; } pris[] = {
+        { TC_LEVEL_ERROR, "<11>" }, { TC_LEVEL_WARN, "<12>" },
+        { TC_LEVEL_INFO, "<14>" },  { TC_LEVEL_DEBUG, "<15>" },
+    };
+    for (size_t i = 0; i < sizeof pris / sizeof pris[0]; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "%sprog[42]: tlsclose[42]: sent", pris[i].pri);
+        size_t len = tc_log_syslog_format(buf, sizeof buf, pris[i].level, "prog", 42,
+                                          "tlsclose[42]: sent", 18);
+        ok(strcmp(buf, want) == 0 && len == strlen(want), "syslog line, %s: %s",
+           tc_level_name(pris[i].level), buf);
+    }
+    char tiny[16];
+    size_t len = tc_log_syslog_format(tiny, sizeof tiny, TC_LEVEL_ERROR, "prog", 123456,
+                                      "a long message", 14);
+    ok(len == sizeof tiny - 1 && strcmp(tiny, "<11>prog[123456") == 0,
+       "syslog line truncated to the buffer, NUL-terminated: %s", tiny);
     return tap_done();
 }
