@@ -37,6 +37,12 @@ signal_close    close() from a signal handler: with the library idle
                 the thread waits in close() for the peer's reply
                 (TLSCLOSE_WAIT_MS; EINTR in the wait), and a signal
                 interrupting the wait for a full send buffer (EINTR; timeout).
+syslog_signal   close() from a signal handler that interrupted the program's
+                own syslog() (TLSCLOSE_LOG=syslog): the library logs from the
+                handler without glibc's syslog lock, so no hang; the peer sees
+                close_notify. /dev/log is a socket of the test's in a private
+                mount namespace (needs root and unshare, else SKIP), a
+                datagram socket and a stream socket in turn.
 
 usage: hardening.py [--bin=DIR] [--threaded-only]
   --bin            where the programs are (default: the build tree's tests/hardening)
@@ -49,7 +55,13 @@ import argparse
 import collections
 import json
 import os
+import re
+import selectors
+import shutil
+import socket
+import subprocess
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Suite, TIMEOUT, Tap, clean_env, describe, run_with_peer  # noqa: E402
@@ -68,6 +80,12 @@ SKIP = 77
 
 CN_FIN = ("close_notify", "fin")
 
+# Runs "$@" with /dev/log a symbolic link to $1 and LD_PRELOAD=$2, in a
+# private mount namespace (tmpfs on /dev): the library's syslog lines reach
+# the test, never the machine's syslog daemon.
+PRIVATE_DEVLOG = ('mount -t tmpfs tmpfs /dev && ln -s "$1" /dev/log && LD_PRELOAD="$2" && '
+                  'export LD_PRELOAD && shift 2 && exec "$@"')
+
 
 def clean_cn(v):
     """A close_notify alone, followed by a FIN, nothing after it."""
@@ -82,10 +100,11 @@ class Runner(Suite):
         self.n = 0
 
     def run(self, argv, count, peer_args=(), env=None, shim=True, timeout=RUN_TIMEOUT,
-            peer_ms=PEER_MS):
+            peer_ms=PEER_MS, devlog=None):
         """Runs the peer (count connections, served in parallel) and the
-        program once. Returns a dict: rc, stdout, stderr, verdicts (by
-        conn order), events, problems."""
+        program once; with devlog (a socket path), in a private mount
+        namespace where /dev/log names it. Returns a dict: rc, stdout,
+        stderr, verdicts (by conn order), events, problems."""
         self.n += 1
         log = os.path.join(self.tmp, f"run{self.n}.log")
         penv = clean_env()
@@ -93,12 +112,18 @@ class Runner(Suite):
             penv.update(LD_PRELOAD=self.lib, TLSCLOSE_LOG=log, TLSCLOSE_LOG_LEVEL="info",
                         TLSCLOSE_LOG_FORMAT="json")
         penv.update(env or {})
+        # Preloaded into the program only, not into unshare and sh.
+        preload = penv.pop("LD_PRELOAD", "") if devlog else None
         cmd = [self.peer, "server", "--parallel", f"--count={count}", f"--cert={self.cert}",
                f"--key={self.key}", f"--timeout={peer_ms}",
                f"--total-timeout={timeout * 1000}"] + list(peer_args)
 
         def program(port):
-            return [os.path.join(self.bin, argv[0])] + list(argv[1:]) + [f"--port={port}"]
+            prog = [os.path.join(self.bin, argv[0])] + list(argv[1:]) + [f"--port={port}"]
+            if devlog:
+                prog = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                        PRIVATE_DEVLOG, "sh", devlog, preload] + prog
+            return prog
         res = run_with_peer(cmd, program, penv, timeout, TIMEOUT + peer_ms / 1000, log)
         p = res["proc"]
         res.update(rc=p.returncode if p else None, stdout=(p.stdout if p else "").strip(),
@@ -112,7 +137,8 @@ class Runner(Suite):
         if len(res["verdicts"]) != count:
             res["problems"].append(f"{len(res['verdicts'])} verdicts for {count} connections")
         if res["rc"] not in (0, SKIP, MISSED, None):
-            res["problems"].append(f"exit status {res['rc']}: {res['stderr'][-500:]}")
+            killed = " (killed by SIGALRM: its hang guard)" if res["rc"] == -14 else ""
+            res["problems"].append(f"exit status {res['rc']}{killed}: {res['stderr'][-500:]}")
         return res
 
     @staticmethod
@@ -453,6 +479,173 @@ class Runner(Suite):
         tap.result(not problems, f"{name}: the wait is resumed, gives up within its bound "
                    "(logged), errno kept", problems + self.diag(res))
 
+    # --- syslog -----------------------------------------------------------
+
+    def syslog_signal(self, tap, kind):
+        name = (f"close() from a signal handler that interrupted the program's syslog() "
+                f"(TLSCLOSE_LOG=syslog, /dev/log a {kind} socket)")
+        why = devlog_unavailable()
+        if why:
+            tap.skip(name, why)
+            return
+        path = os.path.join(self.tmp, f"devlog-{kind}")
+        with DevLog(path, kind) as devlog:
+            res = self.run(["syslog_signal"], 1, devlog=path,
+                           env={"TLSCLOSE_LOG": "syslog", "TLSCLOSE_LOG_LEVEL": "info",
+                                "TLSCLOSE_LOG_FORMAT": "json"})
+        f = self.ok_fields(res) or {}
+        v = res["verdicts"][0] if res["verdicts"] else {}
+        problems = list(res["problems"])
+        if res["rc"] != 0 or f.get("handler_close") != "0":
+            problems.append("the program did not finish (hang?) or the handler's close failed")
+        if not clean_cn(v):
+            problems.append(f"peer saw {describe(v)}: expected close_notify + fin")
+        tap.result(not problems, f"{name}: no hang, close_notify from the handler's close",
+                   problems + self.diag(res))
+
+        # The library's lines: "<14>syslog_signal[PID]: {JSON}", one per
+        # datagram or connection, the pid the same in the tag and the JSON.
+        pid = f.get("pid")
+        ours, mine, bad = [], 0, []
+        for m in devlog.messages:
+            lines = m.split("\0")
+            if lines[-1] == "" and kind == "stream":
+                lines.pop()
+            got = re.fullmatch(r"<(\d+)>syslog_signal\[(\d+)\]: (\{.*\})", m.rstrip("\0"))
+            if got and len(lines) == 1:
+                e = json.loads(got.group(3))
+                ours.append((int(got.group(1)), got.group(2), e))
+            elif all("syslog_signal: round " in line for line in lines):
+                mine += len(lines)  # the program's own
+            else:
+                bad.append(m[:300])
+        problems = [f"{len(bad)} messages neither the library's nor the program's: {bad[:3]}"
+                    ] if bad else []
+        if not f:
+            problems.append("the program did not finish: its lines are not all there")
+        if mine == 0:
+            problems.append("none of the program's own syslog lines arrived (not our /dev/log?)")
+        for pri, tag_pid, e in ours:
+            if tag_pid != pid or str(e.get("tlsclose")) != pid or pri != 14 or \
+                    e.get("level") != "info":
+                problems.append(f"line not <14>syslog_signal[{pid}] at info: {pri} {tag_pid} {e}")
+        names = [e.get("event") for _, _, e in ours]
+        sent = [e for _, _, e in ours if e.get("event") == "sent"]
+        if kind == "stream":
+            # A connection of its own for each line: none is lost.
+            if sorted(names) != ["sent", "summary"]:
+                problems.append(f"expected the sent and summary lines, got {names}")
+            if [(e.get("trigger"), str(e.get("fd"))) for e in sent] != [("close", f.get("fd"))]:
+                problems.append(f"expected sent trigger close fd {f.get('fd')}: {sent}")
+            what = "the handler's sent line and the summary arrive, one connection each"
+        else:
+            # Never blocking: a datagram finds the queue full of the
+            # program's own lines (max_dgram_qlen) and is dropped; the lines
+            # that arrive must be right.
+            if not set(names) <= {"sent", "summary"} or len(names) != len(set(names)):
+                problems.append(f"unexpected library lines: {names}")
+            what = f"the library's lines that arrive are whole and tagged ({names})"
+        tap.result(not problems, f"{name}: {what}, between {mine} of the program's own",
+                   problems + [f"stdout: {res['stdout']}"])
+
+
+def devlog_unavailable():
+    """Why a private /dev/log cannot be set up here, or None."""
+    if os.geteuid() != 0:
+        return "needs root for a private /dev/log (unshare -m, tmpfs on /dev)"
+    if not shutil.which("unshare"):
+        return "needs unshare(1) for a private /dev/log"
+    try:
+        subprocess.run(["unshare", "-m", "--propagation", "private", "true"], check=True,
+                       capture_output=True, timeout=TIMEOUT)
+    except (OSError, subprocess.SubprocessError) as e:
+        return f"unshare -m does not work here: {e}"
+    return None
+
+
+class DevLog(threading.Thread):
+    """A syslog socket at path (kind "dgram" or "stream"), read by a thread
+    so that the program's own syslog() never waits for us. messages: one
+    string per datagram, or per stream connection (NUL-separated lines)."""
+
+    def __init__(self, path, kind):
+        super().__init__(daemon=True)
+        self.kind = kind
+        self.messages = []
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM if kind == "dgram"
+                                  else socket.SOCK_STREAM)
+        if os.path.exists(path):
+            os.unlink(path)
+        self.sock.bind(path)
+        if kind == "stream":
+            self.sock.listen(64)
+        self.sock.setblocking(False)
+        self.stop_r, self.stop_w = os.pipe()
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(self.sock, selectors.EVENT_READ)
+        self.sel.register(self.stop_r, selectors.EVENT_READ)
+        self.conns = {}
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        # The program has exited: everything it sent is queued here.
+        os.write(self.stop_w, b"x")
+        self.join(TIMEOUT)
+        self.sel.close()
+        self.sock.close()
+        os.close(self.stop_r)
+        os.close(self.stop_w)
+
+    def pump(self, key):
+        """Takes what is ready on one socket; False when nothing was."""
+        try:
+            if key is self.sock and self.kind == "dgram":
+                self.messages.append(self.sock.recv(65536).decode(errors="replace"))
+            elif key is self.sock:
+                c, _ = self.sock.accept()
+                c.setblocking(False)
+                self.conns[c] = b""
+                self.sel.register(c, selectors.EVENT_READ)
+            else:
+                data = key.recv(65536)
+                if data:
+                    self.conns[key] += data
+                else:
+                    self.end(key)
+            return True
+        except BlockingIOError:
+            return False
+
+    def end(self, c):
+        self.sel.unregister(c)
+        self.messages.append(self.conns.pop(c).decode(errors="replace"))
+        c.close()
+
+    def run(self):
+        while True:
+            for key, _ in self.sel.select():
+                if key.fileobj == self.stop_r:
+                    self.drain()
+                    return
+                self.pump(key.fileobj)
+
+    def drain(self):
+        """The program is gone: take what is still queued; its connections
+        all end."""
+        while self.pump(self.sock):
+            pass
+        for c in list(self.conns):
+            c.settimeout(TIMEOUT)
+            while True:
+                data = c.recv(65536)
+                if not data:
+                    break
+                self.conns[c] += data
+            self.end(c)
+
 
 def main():
     ap = argparse.ArgumentParser()
@@ -473,6 +666,8 @@ def main():
         r.signal_locked(tap)
         r.signal_reply_wait(tap)
         r.signal_pollout(tap)
+        r.syslog_signal(tap, "dgram")
+        r.syslog_signal(tap, "stream")
     r.threaded(tap, signals=True)
     r.finish(tap)
     return 0
