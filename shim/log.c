@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -38,17 +39,20 @@ static int stderr_identity(dev_t *dev, ino_t *ino)
     return 1;
 }
 
+static void file_setup(void);
+
 void tc_log_setup(const struct tc_config *cfg)
 {
+    int saved = errno;
     sink.sink = cfg->log;
     sink.level = cfg->log_level;
     sink.format = cfg->log_format;
     sink.path = cfg->log_path;
-    if (sink.sink == TC_LOG_STDERR) {
-        int saved = errno;
-        sink.stderr_ok = stderr_identity(&sink.stderr_dev, &sink.stderr_ino);
-        errno = saved;
-    }
+    /* Whatever the sink: a log file that cannot be used falls back to it. */
+    sink.stderr_ok = stderr_identity(&sink.stderr_dev, &sink.stderr_ino);
+    if (sink.sink == TC_LOG_FILE)
+        file_setup();
+    errno = saved;
 }
 
 int tc_log_enabled(enum tc_level level)
@@ -281,29 +285,292 @@ static void emit_syslog(enum tc_level level, const char *msg, size_t len)
         __atomic_store_n(&syslog_stream, !stream, __ATOMIC_RELAXED);
 }
 
+static void emit_stderr(const char *line, size_t len)
+{
+    dev_t dev;
+    ino_t ino;
+    if (sink.stderr_ok && stderr_identity(&dev, &ino) && dev == sink.stderr_dev &&
+        ino == sink.stderr_ino)
+        write_all(2, line, len);
+}
+
+/* --- file --------------------------------------------------------------------
+ * Opened once, at set-up, and never trusted blindly after that:
+ *  - O_NOFOLLOW, O_NONBLOCK and nothing but a regular file: a planted
+ *    symbolic link cannot make a root daemon append to its target, and a
+ *    FIFO cannot block close() forever; mode 0600, as events name peers;
+ *  - kept at a high number, out of the way of programs that expect to get
+ *    the lowest free ones;
+ *  - each line goes through a private duplicate whose identity (dev, ino) is
+ *    checked first: the program may have closed our number and reused it
+ *    (daemons close all descriptors), and the duplicate still names the
+ *    checked file if the number is closed and reused while we write. A lost
+ *    descriptor is replaced by opening the path again (or, if that fails,
+ *    stderr from then on, with a line saying why);
+ *  - the path is looked at before each line: another file there, or none,
+ *    means the log was rotated, and the line goes to a (new) file at the
+ *    path. If it cannot be opened or looked at (a chroot, dropped
+ *    privileges), the lines keep going to the file we have.
+ * No lock: lines come from many threads and from signal handlers. The
+ * current file is one of a few slots named by a generation counter, read
+ * seqlock-style; one thread at a time publishes a replacement (a flag, not
+ * a lock: a thread that finds it taken writes its line to a file of its own
+ * and closes it). */
+
+#define FILE_FLAGS (O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)
+/* Our descriptors start here when RLIMIT_NOFILE allows it: far above the
+ * numbers programs get, below FD_SETSIZE. */
+#define FILE_FD_HIGH 512
+#define FILE_SLOTS 4
+
+struct log_file {
+    int fd;
+    dev_t dev;
+    ino_t ino;
+};
+
+static struct {
+    struct log_file slot[FILE_SLOTS];
+    unsigned gen;   /* slot[gen % FILE_SLOTS] is the current file */
+    int replacing;  /* a thread is publishing a new file */
+    int failed;     /* the file is lost for good: lines go to stderr */
+    int fd_min;
+} file = { .fd_min = 3 };
+
+static int file_current(struct log_file *f, unsigned *gen)
+{
+    /* A replacement writes the next slot, never the current one; a reader
+     * that raced with FILE_SLOTS of them sees the generation move. Acquire
+     * loads (not a fence: ThreadSanitizer does not model fences): one that
+     * reads a replacement's store orders the second look at gen after it. */
+    for (int tries = 0; tries < 4; tries++) {
+        unsigned g = __atomic_load_n(&file.gen, __ATOMIC_ACQUIRE);
+        struct log_file *s = &file.slot[g % FILE_SLOTS];
+        f->fd = __atomic_load_n(&s->fd, __ATOMIC_ACQUIRE);
+        f->dev = __atomic_load_n(&s->dev, __ATOMIC_ACQUIRE);
+        f->ino = __atomic_load_n(&s->ino, __ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&file.gen, __ATOMIC_RELAXED) == g) {
+            *gen = g;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The caller holds file.replacing and read generation g. */
+static void file_publish(const struct log_file *f, unsigned g)
+{
+    struct log_file *s = &file.slot[(g + 1) % FILE_SLOTS];
+    /* Release: a reader that sees one of these stores also sees that gen
+     * has moved past g (we read g before storing). */
+    __atomic_store_n(&s->fd, f->fd, __ATOMIC_RELEASE);
+    __atomic_store_n(&s->dev, f->dev, __ATOMIC_RELEASE);
+    __atomic_store_n(&s->ino, f->ino, __ATOMIC_RELEASE);
+    __atomic_store_n(&file.gen, g + 1, __ATOMIC_RELEASE);
+}
+
+/* A descriptor of our own for what fd names now, at a high number (or at
+ * least above stdio if none is free there). The real fcntl: ours tracks
+ * TLS descriptors. */
+static int file_dup(int fd)
+{
+    int d = TC_LIBC(fcntl)(fd, F_DUPFD_CLOEXEC, file.fd_min);
+    if (d < 0 && errno != EBADF && file.fd_min > 3)
+        d = TC_LIBC(fcntl)(fd, F_DUPFD_CLOEXEC, 3);
+    return d;
+}
+
+static int file_is(int fd, const struct log_file *f)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && st.st_dev == f->dev && st.st_ino == f->ino;
+}
+
+/* 1 when the path names another file than f, or none (rotated away: the
+ * line creates it again); 0 when it names f or cannot be looked at. */
+static int file_moved(const struct log_file *f)
+{
+    struct stat st;
+    if (lstat(sink.path, &st) != 0)
+        return errno == ENOENT;
+    return st.st_dev != f->dev || st.st_ino != f->ino;
+}
+
+/* Opens the path for the log into f; returns its descriptor, or -1 with
+ * *why saying why (NULL: errno does). */
+static int file_open(struct log_file *f, const char **why)
+{
+    struct stat st;
+    *why = NULL;
+    int fd = open(sink.path, FILE_FLAGS, 0600);
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &st) != 0) {
+        int err = errno;
+        TC_LIBC(close)(fd);
+        errno = err;
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        *why = S_ISFIFO(st.st_mode) ? "it is a FIFO, not a regular file"
+             : S_ISCHR(st.st_mode)  ? "it is a device, not a regular file"
+                                    : "it is not a regular file";
+        TC_LIBC(close)(fd);
+        return -1;
+    }
+    int high = file_dup(fd);
+    if (high >= 0) {
+        TC_LIBC(close)(fd);
+        fd = high;
+    }
+    f->fd = fd;
+    f->dev = st.st_dev;
+    f->ino = st.st_ino;
+    return fd;
+}
+
+static const char *open_error(int err)
+{
+    switch (err) {
+    case ELOOP: return "it is a symbolic link";
+    case ENXIO: return "it is a FIFO with no reader, or a socket";
+    case ENOENT: return "its directory does not exist";
+    case ENOTDIR: return "a component of its directory is not a directory";
+    case EACCES: case EPERM: return "permission denied";
+    case EISDIR: return "it is a directory";
+    case EROFS: return "read-only file system";
+    case EMFILE: case ENFILE: return "too many open files";
+    case ENOSPC: case EDQUOT: return "no space left";
+    case EWOULDBLOCK: return "another process holds a lease on it";
+    default: return NULL;
+    }
+}
+
+/* The file cannot be used: stderr from now on, announced once. */
+static void file_lost(const char *why, int err)
+{
+    if (__atomic_exchange_n(&file.failed, 1, __ATOMIC_ACQ_REL))
+        return;
+    char reason[32], detail[TC_LOG_PATH_MAX + 128];
+    if (!why && !(why = open_error(err))) {
+        snprintf(reason, sizeof reason, "error %d", err);
+        why = reason;
+    }
+    snprintf(detail, sizeof detail, "cannot log to %s: %s; logging to stderr instead",
+             sink.path, why);
+    struct tc_event ev = { .name = "config_error", .level = TC_LEVEL_ERROR, .fd = -1,
+                           .key = "variable", .value = "TLSCLOSE_LOG", .detail = detail };
+    tc_log_event(&ev);
+}
+
+static void file_setup(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur / 2 > 3)
+        file.fd_min = rl.rlim_cur / 2 > FILE_FD_HIGH ? FILE_FD_HIGH : (int)(rl.rlim_cur / 2);
+    const char *why;
+    if (file_open(&file.slot[0], &why) < 0)
+        file_lost(why, errno);
+}
+
+/* Closes the replaced descriptor old if it still is ours. Our writers do not
+ * mind (they write through duplicates). A program that closes our number
+ * and reuses it in another thread between this check and the close would
+ * lose its descriptor: a window of two system calls, in a program that
+ * closes descriptors it does not own; never closing would instead keep
+ * every rotated file (and its disk space) for the life of the process. */
+static void file_retire(const struct log_file *old)
+{
+    if (file_is(old->fd, old))
+        TC_LIBC(close)(old->fd);
+}
+
+/* Opens the path again and writes the line there; the new file becomes the
+ * current one unless another thread replaced it meanwhile (or is doing so:
+ * then ours is closed, theirs wins). Returns 0 when the path cannot be
+ * opened or is refused (*why, errno). */
+static int file_replace(const struct log_file *old, unsigned gen, int old_ours,
+                        const char *line, size_t len, const char **why)
+{
+    struct log_file f;
+    if (file_open(&f, why) < 0)
+        return 0;
+    write_all(f.fd, line, len);
+    if (__atomic_exchange_n(&file.replacing, 1, __ATOMIC_ACQUIRE) == 0) {
+        if (__atomic_load_n(&file.gen, __ATOMIC_RELAXED) == gen) {
+            file_publish(&f, gen);
+            f.fd = -1;
+            if (old_ours)
+                file_retire(old);
+        }
+        __atomic_store_n(&file.replacing, 0, __ATOMIC_RELEASE);
+    }
+    if (f.fd >= 0)
+        TC_LIBC(close)(f.fd);
+    return 1;
+}
+
+/* A line without a current file (replaced too often while we read it): a
+ * file of its own. */
+static void file_once(const char *line, size_t len)
+{
+    struct log_file f;
+    const char *why;
+    if (file_open(&f, &why) < 0) {
+        emit_stderr(line, len);
+        return;
+    }
+    write_all(f.fd, line, len);
+    TC_LIBC(close)(f.fd);
+}
+
+static void emit_file(const char *line, size_t len)
+{
+    struct log_file cur;
+    unsigned gen;
+    if (__atomic_load_n(&file.failed, __ATOMIC_ACQUIRE)) {
+        emit_stderr(line, len);
+        return;
+    }
+    if (!file_current(&cur, &gen)) {
+        file_once(line, len);
+        return;
+    }
+    int fd = file_dup(cur.fd);
+    if (fd < 0 && errno != EBADF) {
+        /* Out of descriptors: nothing to write through; this line only. */
+        emit_stderr(line, len);
+        return;
+    }
+    int ours = fd >= 0 && file_is(fd, &cur);
+    const char *why;
+    if (ours && !file_moved(&cur))
+        write_all(fd, line, len);
+    else if (file_replace(&cur, gen, ours, line, len, &why))
+        ; /* written to the file now at the path */
+    else if (ours)
+        /* Rotated, but the path cannot be opened again (or is refused):
+         * keep the file we have. */
+        write_all(fd, line, len);
+    else {
+        file_lost(why, errno);
+        emit_stderr(line, len);
+    }
+    if (fd >= 0)
+        TC_LIBC(close)(fd);
+}
+
 static void emit(enum tc_level level, const char *line, size_t len)
 {
     switch (sink.sink) {
     case TC_LOG_NONE:
         break;
-    case TC_LOG_STDERR: {
-        dev_t dev;
-        ino_t ino;
-        if (sink.stderr_ok && stderr_identity(&dev, &ino) && dev == sink.stderr_dev &&
-            ino == sink.stderr_ino)
-            write_all(2, line, len);
+    case TC_LOG_STDERR:
+        emit_stderr(line, len);
         break;
-    }
-    case TC_LOG_FILE: {
-        /* Opened per line: a long-lived descriptor could be closed by the
-         * program and its number reused for something else. */
-        int fd = open(sink.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
-        if (fd >= 0) {
-            write_all(fd, line, len);
-            TC_LIBC(close)(fd);
-        }
+    case TC_LOG_FILE:
+        emit_file(line, len);
         break;
-    }
     case TC_LOG_SYSLOG:
         emit_syslog(level, line, len);
         break;
