@@ -419,17 +419,24 @@ int tc_object_wait(struct tc_conn *c)
     if (claimed_here == c)
         return 0; /* a signal handler on the sending thread: never wait for ourselves */
     long long deadline = now_ms() + sender_bound_ms();
-    while (tc_flags(c) & TC_F_SENDING) {
+    /* A send is short unless the socket is full: yield at first, then
+     * sleep a millisecond at a time rather than spin through a 200 ms wait. */
+    for (int round = 0; tc_flags(c) & TC_F_SENDING; round++) {
         if (now_ms() > deadline)
             return 0;
-        sched_yield();
+        if (round < 100) {
+            sched_yield();
+        } else {
+            struct timespec ms = { 0, 1000000 };
+            nanosleep(&ms, NULL);
+        }
     }
     return 1;
 }
 
 /* 1 when this thread now has the object; 0 when it is being freed (or
  * stayed claimed past the bound). */
-static int object_claim(struct tc_conn *c, struct tc_conn *outer)
+static int object_claim(struct tc_conn *c)
 {
     for (;;) {
         unsigned f = tc_flags(c);
@@ -618,7 +625,7 @@ void tc_end_connection(struct tc_conn *c, enum tc_trigger trigger, int fd)
     /* outer: a claim this thread already holds (a signal handler that
      * interrupted the library, which then ends another connection). */
     struct tc_conn *outer = claimed_here;
-    if (!object_claim(c, outer))
+    if (!object_claim(c))
         return; /* SSL_free has begun: the object may be half torn down */
     int saved_errno = errno;
     /* Read after the claim: no SSL_free can have freed it since. NULL when
