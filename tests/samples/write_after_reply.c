@@ -8,6 +8,7 @@
  * Output "ok write=R shutdown_before=S shutdown_after=S". */
 #include "sample.h"
 
+#include <openssl/err.h>
 #include <unistd.h>
 
 int main(int argc, char **argv)
