@@ -174,14 +174,17 @@ static const char *reason_not_to_send(struct tc_conn *c, SSL *ssl, int fd, int f
          * (fatal alert sent or received, 3.x EOF), or the handshake never
          * finished. */
         return (flags & TC_F_FD_BOUND) ? "failed" : "not established";
+    /* The explicit quiet-shutdown API is a decision against close_notify,
+     * overridden only by TLSCLOSE_NOTIFY=always. SENT without an alert
+     * written (none seen: ALERT_WRITTEN above) is the SSL_set_shutdown()
+     * idiom, which only sets OpenSSL's state: to free without blocking, or,
+     * as CPython >= 3.13 does before every SSL_free, to keep the session
+     * resumable. It ends like any other connection (SPEC 3.1, 4.2). */
     int quiet = tc_ossl.SSL_get_quiet_shutdown(ssl) == 1;
-    if ((tc_ossl.SSL_get_shutdown(ssl) & TC_SSL_SENT_SHUTDOWN) || quiet) {
-        /* SENT without our having seen an alert written: the program used
-         * quiet shutdown or the SSL_set_shutdown() idiom on purpose. */
-        if (tc_cfg()->notify != TC_NOTIFY_ALWAYS)
-            return "quiet";
+    if (quiet && tc_cfg()->notify != TC_NOTIFY_ALWAYS)
+        return "quiet";
+    if (quiet || (tc_ossl.SSL_get_shutdown(ssl) & TC_SSL_SENT_SHUTDOWN))
         *override = 1;
-    }
     *level = TC_LEVEL_WARN;
     /* Every descriptor of the connection was closed without close_notify
      * (the close found the object busy, or came from a signal handler):
