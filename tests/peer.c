@@ -8,7 +8,7 @@
  *
  *   peer gencert CERT.pem KEY.pem
  *   peer server [--count=N] [--cert=F --key=F]
- *               [--mode=normal|reset|reply|close|truncate|stall] [--reply-wait=MS]
+ *               [--mode=normal|reset|reply|close|truncate|stall|hold] [--reply-wait=MS]
  *               [--response=N] [--http] [--content-length=N]
  *               [--alert-level=warning|fatal] [--data-after-close=N] [--ipv6]
  *               [--tls1.2|--tls1.3] [--timeout=MS]
@@ -20,7 +20,13 @@
  * "replied" whether the answer came within MS, then sends FIN); truncate
  * ends with a FIN and no close_notify and observes what the other side
  * writes afterwards; stall reads nothing more (the other side's send buffer
- * fills up) and reports in "after" how its side ended (verdict "stalled").
+ * fills up) and reports in "after" how its side ended (verdict "stalled");
+ * hold reads nothing more either, until told to go on: it takes commands, one
+ * a line, on its standard input ("close": send close_notify now, still
+ * reading nothing; "read", or the end of the input: read again and observe
+ * the end as normal does), so that a test can make the program's send buffer
+ * fill up, have the peer's close_notify arrive meanwhile, and then see
+ * everything the program wrote (not with --parallel).
  * --http frames the response as HTTP/1.0 (close-delimited),
  * --content-length=N announces N bytes (more than --response makes a
  * truncation visible to HTTP clients). The client sends "hello\n", or with
@@ -53,7 +59,8 @@
  * connection, fields in this order (the bracketed ones only when stated):
  *
  *   {"role":"server","conn":1,"tls":"TLSv1.3","verdict":"close_notify",
- *    ["detail":"..."],"after":"fin","extra":0,"app_in":6,"app_in_after":0,
+ *    ["detail":"..."],"after":"fin","extra":0,["partial_record":N],"app_in":6,
+ *    "app_in_after":0,
  *    "alerts":["warning:close notify"],["replied":true],["write_error":"..."],
  *    "ms":12,["stage":"..."]}
  *
@@ -62,6 +69,9 @@
  *   after     close_notify only: what the raw socket delivered after the alert
  *             record: "fin", "reset", "timeout" (or "error"); null otherwise
  *   extra     close_notify only: raw bytes that followed the alert record
+ *   partial_record  only when the stream ended (FIN or RST) inside a TLS
+ *             record: the bytes of that incomplete last record that arrived
+ *             (a record cut short on the wire, which no TLS stack writes)
  *   app_in    application bytes received in total
  *   app_in_after  application bytes received after the first line (the
  *             request for the server, the response for the client)
@@ -77,7 +87,8 @@
  *             end of the stream; from the start of the connection when the
  *             connection ended earlier
  *   stage     only when the connection ended before the end was expected:
- *             "accept", "handshake", "request", "response" or "close";
+ *             "accept", "handshake", "request", "response", "close" or
+ *             "hold" (--mode=hold: no "read" command before the timeout);
  *             "child" (--parallel, verdict error) when the child process
  *             serving the connection failed or hung and wrote no verdict;
  *             detail says how
@@ -138,7 +149,7 @@ static const char http_request[] = "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n";
 
 enum command { CMD_GENCERT, CMD_SERVER, CMD_CLIENT };
 enum mode { MODE_NORMAL, MODE_RESET, MODE_REPLY, MODE_CLOSE, MODE_TRUNCATE, MODE_STALL,
-            MODE_HANGUP, MODE_ABORT };
+            MODE_HANGUP, MODE_ABORT, MODE_HOLD };
 #define MAX_MODES 8
 
 struct options {
@@ -167,7 +178,7 @@ struct options {
 
 static const char usage_text[] =
     "usage: peer gencert CERT KEY | peer server [--count=N] [--cert=F --key=F]"
-    " [--mode=normal|reset|reply|close|truncate|stall] [--response=N] [--http]"
+    " [--mode=normal|reset|reply|close|truncate|stall|hold] [--response=N] [--http]"
     " [--content-length=N] [--reply-wait=MS] [--tls1.2|--tls1.3]"
     " [--mode=hangup|abort|MODE,MODE...] [--alert-level=warning|fatal]"
     " [--data-after-close=N] [--ipv6]"
@@ -186,6 +197,7 @@ static enum mode parse_mode(const char *text)
         [MODE_STALL] = "stall",
         [MODE_HANGUP] = "hangup",
         [MODE_ABORT] = "abort",
+        [MODE_HOLD] = "hold",
     };
 
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -304,6 +316,8 @@ static void check_options(const struct options *o, int argc, char **argv)
         usage_error("--reply-wait goes with --mode=close");
     if (o->total_timeout_ms && !o->parallel)
         usage_error("--total-timeout goes with --parallel");
+    if (o->parallel && uses_mode(o, MODE_HOLD))
+        usage_error("--mode=hold reads its commands from stdin: not with --parallel");
 }
 
 static void parse_args(struct options *o, int argc, char **argv)
@@ -771,6 +785,7 @@ struct verdict {
     char detail[256];    /* V_ALERT, V_ERROR */
     const char *after;   /* V_CLOSE_NOTIFY: "fin", "reset", ...; else NULL */
     uint64_t extra;      /* V_CLOSE_NOTIFY: raw bytes after the alert record */
+    uint64_t partial;    /* the stream ended inside a record: its bytes that came */
     bool replied;        /* --mode=reply: our close_notify went out; --mode=close
                           * --reply-wait: theirs arrived within the wait */
     bool waited_reply;   /* --mode=close --reply-wait */
@@ -925,6 +940,8 @@ static void conclude(struct conn *c, const struct options *o, const struct tls_f
 
     classify(c, f, v);
     v->ms = now_ms() - since_ms;
+    if (v->kind == V_EOF || v->kind == V_RESET)
+        v->partial = observe_partial_record(&c->obs, c->ssl);
     if (v->kind != V_CLOSE_NOTIFY)
         return;
     if (o->mode == MODE_REPLY) {
@@ -982,6 +999,8 @@ static void print_verdict(const struct options *o, int index, const struct conn 
         json_str(&j, "detail", v->detail);
     json_str(&j, "after", v->after);
     json_int(&j, "extra", (int64_t)v->extra);
+    if (v->partial != 0)
+        json_int(&j, "partial_record", (int64_t)v->partial);
     json_int(&j, "app_in", (int64_t)c->obs.app_in);
     json_int(&j, "app_in_after", (int64_t)c->obs.app_in_after);
     observe_json_alerts(&j, &c->obs);
@@ -1132,6 +1151,68 @@ static const char *wait_hangup(int fd, const struct deadline *d)
     }
 }
 
+/* --mode=hold: one command line from stdin before the deadline, in buf
+ * (without its newline); false at the end of the input, true with an empty
+ * buf at the deadline. Read a byte at a time: nothing after the line is
+ * consumed, so the next connection's commands stay in the pipe. */
+static bool read_command(char *buf, size_t size, const struct deadline *d)
+{
+    size_t len = 0;
+
+    buf[0] = '\0';
+    for (;;) {
+        char ch;
+        ssize_t n;
+        int r = wait_fd(STDIN_FILENO, POLLIN, d);
+
+        if (r == 0) {
+            buf[0] = '\0';
+            return true;
+        }
+        if (r < 0)
+            die_errno("poll stdin");
+        n = read(STDIN_FILENO, &ch, 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            die_errno("read stdin");
+        if (n == 0)
+            return len > 0;
+        if (ch == '\n')
+            return true;
+        if (len + 1 < size) {
+            buf[len++] = ch;
+            buf[len] = '\0';
+        }
+    }
+}
+
+/* --mode=hold: read nothing until the "read" command (or the end of stdin);
+ * "close" sends our close_notify meanwhile. False when the observation must
+ * end here (*f, v->stage say why). */
+static bool hold(struct conn *c, const struct options *o, const struct deadline *d,
+                 struct tls_failure *f, struct verdict *v)
+{
+    char cmd[32];
+
+    while (read_command(cmd, sizeof cmd, d)) {
+        if (cmd[0] == '\0') {
+            *f = (struct tls_failure){ .timed_out = true };
+            v->stage = "hold";
+            return false;
+        }
+        if (strcmp(cmd, "read") == 0)
+            break;
+        if (strcmp(cmd, "close") != 0)
+            die("--mode=hold: unknown command '%s' (close or read)", cmd);
+        if (!send_close_notify(c, o, d, f) && !note_write_failure(f, v)) {
+            v->stage = "close";
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Runs one connection; the fd belongs to it from here on. */
 static void serve_connection(const struct options *all, SSL_CTX *ctx, int fd, int index)
 {
@@ -1158,6 +1239,14 @@ static void serve_connection(const struct options *all, SSL_CTX *ctx, int fd, in
             conn_close(&c);
             return;
         }
+        if (o->mode == MODE_HOLD && !hold(&c, o, &d, &f, &v)) {
+            conclude(&c, o, &f, since, &d, &v);
+            print_verdict(o, index, &c, &v);
+            conn_close(&c);
+            return;
+        }
+        if (o->mode == MODE_HOLD)
+            d = deadline_in(o->timeout_ms); /* reading the end has its own */
         if (o->mode == MODE_RESET) {
             abort_connection(&c);
             v.kind = V_RESET_SENT;

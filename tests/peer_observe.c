@@ -35,7 +35,8 @@ static void on_msg(int write_p, int version, int content_type, const void *buf, 
     (void)arg;
     if (o == NULL || write_p || content_type != SSL3_RT_HEADER || len < 5)
         return;
-    o->record_bytes += 5 + ((size_t)h[3] << 8 | h[4]);
+    o->last_record = 5 + ((size_t)h[3] << 8 | h[4]);
+    o->record_bytes += o->last_record;
 }
 
 void observe_callbacks(SSL_CTX *ctx)
@@ -71,6 +72,20 @@ uint64_t observe_buffered(const struct observation *o, SSL *ssl)
     uint64_t got = BIO_number_read(SSL_get_rbio(ssl));
 
     return got > o->record_bytes ? got - o->record_bytes : 0;
+}
+
+uint64_t observe_partial_record(const struct observation *o, SSL *ssl)
+{
+    uint64_t got = BIO_number_read(SSL_get_rbio(ssl));
+
+    /* OpenSSL reads a header, reports it (on_msg), then reads the body: a
+     * stream cut inside a body leaves got short of record_bytes, one cut
+     * inside a header leaves bytes beyond it. */
+    if (got > o->record_bytes)
+        return got - o->record_bytes;
+    if (got < o->record_bytes)
+        return got - (o->record_bytes - o->last_record);
+    return 0;
 }
 
 bool observe_is_unexpected_eof(unsigned long err)

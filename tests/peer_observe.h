@@ -29,6 +29,7 @@ struct observation {
     size_t n_alerts;
     bool close_notify_seen;
     uint64_t record_bytes;  /* size of all TLS records parsed so far */
+    uint64_t last_record;   /* size of the last one (its header parsed) */
     uint64_t app_in;        /* application bytes received */
     uint64_t app_in_after;  /* of those, after the first '\n' */
     bool got_line;
@@ -46,6 +47,11 @@ void observe_app_bytes(struct observation *o, const unsigned char *p, size_t n);
 /* Bytes the socket BIO read beyond the records OpenSSL parsed: what OpenSSL
  * holds in its buffer after the last record. */
 uint64_t observe_buffered(const struct observation *o, SSL *ssl);
+
+/* After the stream ended: the bytes of an incomplete last record that the
+ * socket BIO read (a header that did not complete, or a record whose header
+ * announced more than arrived); 0 when the stream ended between records. */
+uint64_t observe_partial_record(const struct observation *o, SSL *ssl);
 
 /* Whether err is OpenSSL 3's "unexpected eof while reading". */
 bool observe_is_unexpected_eof(unsigned long err);
