@@ -209,14 +209,18 @@ static const char *reason_not_to_send(struct tc_conn *c, SSL *ssl, int fd, int f
 
 /* --- sending -------------------------------------------------------------- */
 
-enum outcome { SENT_OK, SENT_TIMEOUT, SENT_PEER_GONE, SENT_ERROR };
+/* SENT_NOTHING: the socket did not become writable within the bound (for a
+ * reply: at once), and OpenSSL was not asked to write: its state says
+ * nothing was sent, which is true. SENT_TIMEOUT: the alert is written, or
+ * part of it, and the rest will not go out within the bound. */
+enum outcome { SENT_OK, SENT_NOTHING, SENT_TIMEOUT, SENT_PEER_GONE, SENT_ERROR };
 
 /* Call the real SSL_shutdown once to write the alert; retry only to flush
  * an alert that a full non-blocking socket refused, within the deadline. */
 static enum outcome write_alert(SSL *ssl, int fd, long long deadline, int *epipe)
 {
     if (fd >= 0 && !wait_ready(fd, POLLOUT, deadline))
-        return SENT_TIMEOUT;
+        return SENT_NOTHING;
     for (;;) {
         errno = 0;
         int r = tc_ossl.SSL_shutdown(ssl);
@@ -291,11 +295,10 @@ static int plain_socket_wbio(struct tc_conn *c, SSL *ssl, int fd)
     return tc_ossl.BIO_ctrl(w, TC_BIO_CTRL_GET_KTLS_SEND, 0, NULL) <= 0;
 }
 
-/* The bound starts at the first wait: the usual send does not wait, and
- * reads no clock. */
-static enum outcome send_all(int fd, const char *p, long len)
+/* deadline 0: the bound starts at the first wait (the usual send does not
+ * wait, and reads no clock). */
+static enum outcome send_all(int fd, const char *p, long len, long long deadline)
 {
-    long long deadline = 0;
     while (len > 0) {
         ssize_t n = send(fd, p, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
@@ -319,7 +322,7 @@ static enum outcome send_all(int fd, const char *p, long len)
     return SENT_OK;
 }
 
-static enum outcome write_alert_buffered(SSL *ssl, BIO *mem, int fd)
+static enum outcome write_alert_buffered(SSL *ssl, BIO *mem, int fd, long long deadline)
 {
     BIO *w = tc_ossl.SSL_get_wbio(ssl);
     /* SSL_set0_wbio frees the BIO it replaces: one more reference on each
@@ -333,7 +336,7 @@ static enum outcome write_alert_buffered(SSL *ssl, BIO *mem, int fd)
     long len = tc_ossl.BIO_ctrl(mem, TC_BIO_CTRL_INFO, 0, &data);
     if (r < 0 || len <= 0 || !data)
         return SENT_ERROR;
-    return send_all(fd, data, len);
+    return send_all(fd, data, len, deadline);
 }
 
 /* TLSCLOSE_WAIT_MS: read until the peer's close_notify or the deadline.
@@ -561,15 +564,41 @@ static void end_claimed(struct tc_conn *c, SSL *ssl, enum tc_trigger trigger, in
     else
         bs.bio = NULL;
 
-    int quiet = 0;
+    /* A reply is written from inside the program's SSL_read: it never waits
+     * there (a full send buffer would hold a non-blocking read for the whole
+     * bound). Every other trigger may wait SEND_BOUND_MS. */
+    int reply = trigger == TC_TRIGGER_REPLY;
+    long long deadline = reply ? now_ms() : 0;
+    /* Once OpenSSL has written the record into the memory BIO, it counts it
+     * as sent: a part that send() does not take is lost for good, and a
+     * piece of a record left on the wire makes whatever the socket carries
+     * next unreadable for the peer. After close and exit nothing follows
+     * but FIN, after SSL_free nearly always the close: there the usual
+     * send, which takes the record whole unless the buffer is full, costs
+     * no extra system call (SPEC section 6). After shutdown(), a reply or
+     * the program's quiet SSL_shutdown the object lives on: the record is
+     * made only for a socket that polls writable (which takes a record of
+     * an alert's size whole); otherwise OpenSSL is left untouched, so that
+     * its state stays true. */
+    int check_first = mem && (trigger == TC_TRIGGER_SHUTDOWN || trigger == TC_TRIGGER_QUIET ||
+                              reply);
+    if (check_first && !deadline)
+        deadline = now_ms() + SEND_BOUND_MS;
+
+    int quiet = 0, shutdown_state = 0;
     if (override) {
         quiet = tc_ossl.SSL_get_quiet_shutdown(ssl);
-        int shutdown_state = tc_ossl.SSL_get_shutdown(ssl);
+        shutdown_state = tc_ossl.SSL_get_shutdown(ssl);
         tc_ossl.SSL_set_quiet_shutdown(ssl, 0);
         tc_ossl.SSL_set_shutdown(ssl, shutdown_state & ~TC_SSL_SENT_SHUTDOWN);
     }
-    enum outcome out = mem ? write_alert_buffered(ssl, mem, fd)
-                           : write_alert(ssl, fd, now_ms() + SEND_BOUND_MS, &epipe);
+    enum outcome out;
+    if (check_first && !wait_ready(fd, POLLOUT, deadline))
+        out = SENT_NOTHING;
+    else if (mem)
+        out = write_alert_buffered(ssl, mem, fd, deadline);
+    else
+        out = write_alert(ssl, fd, deadline ? deadline : now_ms() + SEND_BOUND_MS, &epipe);
     if (mem)
         alert_bio_give();
     /* The program did not ask for this close_notify: until it calls
@@ -579,15 +608,24 @@ static void end_claimed(struct tc_conn *c, SSL *ssl, enum tc_trigger trigger, in
      * right below for a close(), whose descriptor was just checked, or by
      * that later close (libc.c) or at process end (init.c). */
     int drain_now = trigger == TC_TRIGGER_CLOSE && fd >= 0;
-    tc_set_flags(c, TC_F_ALERT_WRITTEN |
-                        (out == SENT_OK ? TC_F_SENT_FOR_PROGRAM : 0) |
-                        (out == SENT_OK && !drain_now ? TC_F_DRAIN : 0) |
-                        (out == SENT_OK && trigger == TC_TRIGGER_REPLY ? TC_F_REPLIED : 0));
+    if (out == SENT_NOTHING && reply)
+        /* Not written, not decided: the program's own SSL_shutdown answers
+         * (as it would without the library), or the next trigger (close,
+         * free, exit) sends it, with the usual bound. */
+        tc_clear_flags(c, TC_F_CLAIMED);
+    else if (out != SENT_NOTHING)
+        tc_set_flags(c, TC_F_ALERT_WRITTEN |
+                            (out == SENT_OK ? TC_F_SENT_FOR_PROGRAM : 0) |
+                            (out == SENT_OK && !drain_now ? TC_F_DRAIN : 0) |
+                            (out == SENT_OK && reply ? TC_F_REPLIED : 0));
     int answered = 0;
     if (out == SENT_OK && await && !(tc_flags(c) & TC_F_PEER_CN))
         answered = await_reply(ssl, fd, now_ms() + cfg->wait_ms);
-    if (override)
+    if (override) {
         tc_ossl.SSL_set_quiet_shutdown(ssl, quiet);
+        if (out == SENT_NOTHING) /* the program's own state, as it left it */
+            tc_ossl.SSL_set_shutdown(ssl, shutdown_state);
+    }
     if (drain_now)
         drain(fd);
 
@@ -603,6 +641,10 @@ static void end_claimed(struct tc_conn *c, SSL *ssl, enum tc_trigger trigger, in
         tc_count(TC_COUNT_SENT);
         tc_report_via(c, ssl, "sent", TC_LEVEL_INFO, "trigger", trig, shown, fd,
                       answered ? "peer answered with close_notify" : NULL);
+        break;
+    case SENT_NOTHING:
+        if (!reply) /* a reply not written is tried again by the next trigger */
+            skipped(c, ssl, "timeout", TC_LEVEL_WARN, shown, fd);
         break;
     case SENT_TIMEOUT:
         skipped(c, ssl, "timeout", TC_LEVEL_WARN, shown, fd);
