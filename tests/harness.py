@@ -51,6 +51,18 @@ class Tap:
         print(f"1..{self.n}")
 
 
+def program_env(lib, shim, log, extra=None):
+    """The environment of a program under test: clean, and with shim the
+    library preloaded, logging every event (debug) as JSON to log; then
+    extra on top."""
+    env = clean_env()
+    if shim:
+        env.update(LD_PRELOAD=lib, TLSCLOSE_LOG=log, TLSCLOSE_LOG_LEVEL="debug",
+                   TLSCLOSE_LOG_FORMAT="json")
+    env.update(extra or {})
+    return env
+
+
 def read_line(proc, what, timeout=TIMEOUT):
     """One line from proc's stdout, bounded in time."""
     ready, _, _ = select.select([proc.stdout], [], [], timeout)

@@ -31,7 +31,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import PEER_TIMEOUT_MS, Suite, TIMEOUT, Tap, clean_env, read_line  # noqa: E402
+from harness import (PEER_TIMEOUT_MS, Suite, TIMEOUT, Tap, clean_env,  # noqa: E402
+                     program_env, read_line)
 
 FUNCTIONS = ("read", "read_ex", "peek", "peek_ex")
 POLICIES = ("warn", "error", "clean")
@@ -56,11 +57,7 @@ class Runner(Suite):
         peer verdict, log events, reader process). The log's raw text stays
         in self.log_text. env_extra may override the log settings."""
         log = os.path.join(self.tmp, f"log-{len(os.listdir(self.tmp))}")
-        env = clean_env()
-        if shim:
-            env.update(LD_PRELOAD=self.lib, TLSCLOSE_LOG=log, TLSCLOSE_LOG_LEVEL="debug",
-                       TLSCLOSE_LOG_FORMAT="json")
-        env.update(env_extra)
+        env = program_env(self.lib, shim, log, env_extra)
         peer = subprocess.Popen(peer_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, env=clean_env())
         try:

@@ -38,7 +38,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Suite, TIMEOUT, Tap, clean_env, read_events, read_line  # noqa: E402
+from harness import (Suite, TIMEOUT, Tap, clean_env, program_env, read_events,  # noqa: E402
+                     read_line)
 
 PEER_TIMEOUT_MS = 10000
 ROOM = 10  # the sample's "partial" state
@@ -90,11 +91,7 @@ class Runner(Suite):
         their lines. Returns (lines of the sample by first word, its exit
         status and stderr, the peer's verdict, the library's events)."""
         log = os.path.join(self.tmp, f"log-{len(os.listdir(self.tmp))}")
-        env = clean_env()
-        if shim:
-            env.update(LD_PRELOAD=self.lib, TLSCLOSE_LOG=log, TLSCLOSE_LOG_LEVEL="debug",
-                       TLSCLOSE_LOG_FORMAT="json")
-        env.update(env_extra)
+        env = program_env(self.lib, shim, log, env_extra)
         peer = subprocess.Popen(
             [self.peer, "server", f"--tls{tls}", f"--cert={self.cert}", f"--key={self.key}",
              "--mode=hold", f"--timeout={PEER_TIMEOUT_MS}"],
