@@ -118,7 +118,8 @@ static int transport_eof(SSL *ssl)
     return rbio && tc_ossl.BIO_ctrl(rbio, TC_BIO_CTRL_EOF, 0, NULL) > 0;
 }
 
-static enum end_kind classify(SSL *ssl, int saved_errno)
+/* *unsure is set for a shape that a read error without errno shares. */
+static enum end_kind classify(SSL *ssl, int saved_errno, int *unsure)
 {
     int sd = tc_ossl.SSL_get_shutdown(ssl);
     int finished = tc_ossl.SSL_is_init_finished(ssl) == 1;
@@ -134,13 +135,24 @@ static enum end_kind classify(SSL *ssl, int saved_errno)
     }
     if (tc_ossl_v3 && is_ssl_error(last, TC_SSL_R_UNEXPECTED_EOF_WHILE_READING))
         return SILENT_EOF; /* 3.x default: already in its error state */
-    /* 1.1.1, and any version with a custom BIO that does not answer BIO_eof:
-     * 0, SSL_ERROR_SYSCALL, errno 0, nothing queued. */
-    if (finished && saved_errno == 0 && tc_ossl.ERR_peek_error() == 0 &&
-        tc_ossl.SSL_want(ssl) == TC_SSL_READING) {
+    if (!finished || saved_errno != 0 || tc_ossl.ERR_peek_error() != 0)
+        return NOT_AN_END;
+    int want = tc_ossl.SSL_want(ssl);
+    /* 1.1.1, and 3.0/3.1 with a custom BIO that does not answer BIO_eof:
+     * 0, SSL_ERROR_SYSCALL, errno 0, nothing queued, still reading. */
+    if (want == TC_SSL_READING) {
         BIO *rbio = tc_ossl.SSL_get_rbio(ssl);
         if (!rbio || !tc_ossl.BIO_test_flags(rbio, TC_BIO_FLAGS_SHOULD_RETRY))
             return SILENT_EOF;
+    }
+    /* OpenSSL >= 3.2, the same custom BIO: the rewritten record layer takes a
+     * read that neither retries nor answers BIO_eof for a fatal one, with no
+     * error queued and no alert (tls_default_read_n, then
+     * ossl_tls_handle_rlayer_return): -1 (the _ex forms 0), SSL_NOTHING. A
+     * BIO read error that sets no errno looks exactly the same. */
+    if (tc_ossl_v32 && want == TC_SSL_NOTHING) {
+        *unsure = 1;
+        return SILENT_EOF;
     }
     return NOT_AN_END;
 }
@@ -192,7 +204,16 @@ int tc_eof_after_read(struct tc_conn *c, SSL *ssl, int ret, int ex, int *reply)
         errno = saved;
         return r;
     }
-    enum end_kind kind = classify(ssl, saved);
+    int unsure = 0;
+    enum end_kind kind = classify(ssl, saved, &unsure);
+    /* Under clean an end that may be a read error is made a clean end only
+     * when the transport really ended: the process's one TCP socket at EOF
+     * (its custom BIO hides which socket is the connection's). Otherwise the
+     * program gets what OpenSSL gave it (warn and error say "truncation"
+     * either way: the data stopped short). */
+    if (kind == SILENT_EOF && unsure && tc_cfg()->eof == TC_EOF_CLEAN &&
+        tc_tcp_socket_at_eof() < 0)
+        kind = NOT_AN_END;
     if (kind != NOT_AN_END)
         tc_set_flags(c, TC_F_END_SEEN);
     switch (kind) {

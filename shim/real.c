@@ -18,6 +18,7 @@
 struct tc_libc tc_libc;
 struct tc_ossl tc_ossl;
 int tc_ossl_v3;
+int tc_ossl_v32;
 
 /* --- libc ------------------------------------------------------------ */
 
@@ -230,6 +231,7 @@ static int bind_all(void *h)
     if (missing.len)
         tc_log_missing_symbols(missing.names, 0);
     tc_ossl_v3 = o->OpenSSL_version_num() >= 0x30000000UL;
+    tc_ossl_v32 = o->OpenSSL_version_num() >= 0x30200000UL;
     return 1;
 }
 

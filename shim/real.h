@@ -115,6 +115,8 @@ static inline int tc_bind_openssl(void)
 
 /* 1 when the bound OpenSSL is 3.x; valid after tc_bind_openssl() returned 1. */
 extern int tc_ossl_v3;
+/* 1 from OpenSSL 3.2 on (the rewritten record layer: eof.c). */
+extern int tc_ossl_v32;
 
 /* Make sure libc is bound before using tc_libc.<name>. */
 #define TC_LIBC(name) \

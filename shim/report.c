@@ -62,7 +62,7 @@ void tc_report_fd(const char *name, enum tc_level level, const char *key, const 
  * MSG_PEEK reads nothing. Runs only for that event, when it is logged. */
 #define EOF_SCAN_MAX_FD 4096
 
-static int tcp_socket_at_eof(void)
+int tc_tcp_socket_at_eof(void)
 {
     struct rlimit rl;
     int max = EOF_SCAN_MAX_FD, found = -1;
@@ -122,7 +122,7 @@ void tc_report_truncation(struct tc_conn *c, SSL *ssl, enum tc_level level, cons
 {
     if (tc_log_enabled(level))
         report(c, ssl, "truncation", level, "policy", policy, c->fd,
-               c->fd >= 0 ? c->fd : tcp_socket_at_eof(),
+               c->fd >= 0 ? c->fd : tc_tcp_socket_at_eof(),
                "the peer ended the connection without close_notify");
 }
 

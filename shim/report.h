@@ -25,6 +25,11 @@ void tc_report_fd(const char *name, enum tc_level level, const char *key, const 
  * still names its peer when that can be told (report.c). */
 void tc_report_truncation(struct tc_conn *c, SSL *ssl, enum tc_level level, const char *policy);
 
+/* The one TCP socket of the process whose end of stream is pending (a
+ * non-consuming MSG_PEEK reads 0), or -1 when there is none or more than
+ * one. Scans the descriptors: for the end of a connection only. */
+int tc_tcp_socket_at_eof(void);
+
 enum tc_count {
     TC_COUNT_CONNECTIONS,
     TC_COUNT_SENT,

@@ -4,6 +4,7 @@ environment, reading the peers' JSON lines, running a program against a
 peer that reports many connections."""
 
 import collections
+import ctypes
 import json
 import os
 import select
@@ -49,6 +50,19 @@ class Tap:
 
     def done(self):
         print(f"1..{self.n}")
+
+
+def system_openssl3():
+    """The system's OpenSSL 3 as (major, minor): (3, 0) on Debian 12, (3, 5)
+    on Debian 13; read from libcrypto.so.3 itself, not from a program under
+    test. (3, 0) when it cannot be loaded."""
+    try:
+        lib = ctypes.CDLL("libcrypto.so.3")
+        lib.OpenSSL_version_num.restype = ctypes.c_ulong
+        v = lib.OpenSSL_version_num()
+        return (v >> 28, (v >> 20) & 0xff)
+    except (OSError, AttributeError):
+        return (3, 0)
 
 
 def program_env(lib, shim, log, extra=None):
