@@ -47,7 +47,8 @@ syslog_signal   close() from a signal handler that interrupted the program's
 usage: hardening.py [--bin=DIR] [--threaded-only]
   --bin            where the programs are (default: the build tree's tests/hardening)
   --threaded-only  only the threaded programs: fork_threads with and without
-                   signals, race_close_free, race_fd_reuse (make check-tsan)
+                   signals, race_close_free, race_fd_reuse, fork_signal
+                   (make check-tsan)
 Environment: TC_BUILDDIR, TLSCLOSE_PRELOAD or TLSCLOSE_LIBRARY (make check).
 """
 
@@ -661,8 +662,8 @@ def main():
     r.threaded(tap, signals=False)
     r.race_close_free(tap)
     r.race_fd_reuse(tap)
+    r.fork_signal(tap)
     if not args.threaded_only:
-        r.fork_signal(tap)
         r.signal_handler(tap)
         r.signal_locked(tap)
         r.signal_reply_wait(tap)
