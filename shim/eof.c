@@ -38,47 +38,63 @@ static void drop_lone_error(void)
         tc_ossl.ERR_get_error();
 }
 
-/* --- "unexpected eof while reading" on every version ----------------------
- * 3.x has SSL_R_UNEXPECTED_EOF_WHILE_READING. In 1.1.1 reason 294 of the SSL
- * library reads "ocsp callback failure", so the error goes into a private
- * library registered once, with its own strings. */
+/* --- the error policy's failure ---------------------------------------------
+ * Not OpenSSL's SSL_R_UNEXPECTED_EOF_WHILE_READING: runtimes map exactly that
+ * reason to a ragged EOF and swallow it (CPython >= 3.11.3 raises SSLEOFError,
+ * which suppress_ragged_eofs turns into b""; stunnel forwards a clean EOF),
+ * and 1.1.1 has no such reason (its 294 reads "ocsp callback failure"). The
+ * error is the library's own: an error library registered at run time, once,
+ * with its name and reason text, so that every binding reports it as an
+ * error and its text says what happened. errno is EPROTO, because some
+ * bindings take any SSL error that comes with errno 0 for an EOF. */
 struct err_string {
     unsigned long error;
     const char *string;
 };
 
-#define PRIVATE_FUNC 1
-#define PRIVATE_REASON TC_SSL_R_UNEXPECTED_EOF_WHILE_READING
+#define OWN_FUNC 1     /* 1.1.1 prints a function name; 3.x has no such field */
+#define OWN_REASON 100
 
-static struct err_string private_strings[4];
-static int private_lib;
-static pthread_once_t private_once = PTHREAD_ONCE_INIT;
+static struct err_string own_strings[4];
+static int own_lib;
+static pthread_once_t own_once = PTHREAD_ONCE_INIT;
 
-static void register_private_library(void)
+/* ERR_PACK(lib, 0, 0) of the running version: 1.1.1 keeps the library in
+ * bits 24-31, 3.x in bits 23-30. */
+static unsigned long pack_lib(int lib)
+{
+    return (unsigned long)lib << (tc_ossl_v3 ? 23 : 24);
+}
+
+static void register_own_library(void)
 {
     int lib = tc_ossl.ERR_get_next_error_library();
     if (lib <= 0)
         return;
-    unsigned long base = (unsigned long)lib << 24; /* 1.1.1's ERR_PACK(lib, 0, 0) */
-    private_strings[0] = (struct err_string){ base, "tlsclose" };
-    private_strings[1] = (struct err_string){ base | (PRIVATE_FUNC << 12), "SSL_read" };
-    private_strings[2] = (struct err_string){ base | PRIVATE_REASON, "unexpected eof while reading" };
-    private_strings[3] = (struct err_string){ 0, NULL };
-    if (tc_ossl.ERR_load_strings(lib, private_strings))
-        private_lib = lib;
+    unsigned long base = pack_lib(lib);
+    int n = 0;
+    own_strings[n++] = (struct err_string){ base, "tlsclose" };
+    if (!tc_ossl_v3)
+        own_strings[n++] = (struct err_string){ base | (OWN_FUNC << 12), "SSL_read" };
+    own_strings[n++] = (struct err_string){ base | OWN_REASON, TC_EOF_ERROR_TEXT };
+    own_strings[n] = (struct err_string){ 0, NULL };
+    if (tc_ossl.ERR_load_strings(lib, own_strings))
+        own_lib = lib;
 }
 
-void tc_eof_push_error(void)
+void tc_eof_fail(void)
 {
-    if (tc_ossl_v3 && tc_ossl.ERR_new && tc_ossl.ERR_set_debug && tc_ossl.ERR_set_error) {
-        tc_ossl.ERR_new();
-        tc_ossl.ERR_set_debug(__FILE__, __LINE__, "SSL_read");
-        tc_ossl.ERR_set_error(TC_ERR_LIB_SSL, TC_SSL_R_UNEXPECTED_EOF_WHILE_READING, NULL);
-    } else if (tc_ossl.ERR_put_error) {
-        pthread_once(&private_once, register_private_library);
-        if (private_lib > 0)
-            tc_ossl.ERR_put_error(private_lib, PRIVATE_FUNC, PRIVATE_REASON, __FILE__, __LINE__);
+    pthread_once(&own_once, register_own_library);
+    if (own_lib > 0) {
+        if (tc_ossl_v3 && tc_ossl.ERR_new && tc_ossl.ERR_set_debug && tc_ossl.ERR_set_error) {
+            tc_ossl.ERR_new();
+            tc_ossl.ERR_set_debug(__FILE__, __LINE__, "SSL_read");
+            tc_ossl.ERR_set_error(own_lib, OWN_REASON, NULL);
+        } else if (!tc_ossl_v3 && tc_ossl.ERR_put_error) {
+            tc_ossl.ERR_put_error(own_lib, OWN_FUNC, OWN_REASON, __FILE__, __LINE__);
+        }
     }
+    errno = EPROTO;
 }
 
 /* --- before a read ---------------------------------------------------------- */
@@ -103,7 +119,7 @@ int tc_eof_replay(struct tc_conn *c, int ex, int *ret)
 {
     if (TC_LOAD(c->end_state) != TC_END_ERROR)
         return 0;
-    tc_eof_push_error();
+    tc_eof_fail();
     *ret = ex ? 0 : -1;
     return 1;
 }
@@ -173,9 +189,9 @@ static int silent_eof(struct tc_conn *c, SSL *ssl, int ret, int ex)
         return ret;
     case TC_EOF_ERROR:
         TC_STORE(c->end_state, (int)TC_END_ERROR);
-        if (!openssl_reported)
-            tc_eof_push_error();
-        return ex ? 0 : -1;
+        if (openssl_reported)
+            drop_lone_error();
+        return ex ? 0 : -1; /* the caller presents the failure (tc_eof_fail) */
     case TC_EOF_CLEAN:
         TC_STORE(c->end_state, (int)TC_END_CLEAN);
         if (openssl_reported)
@@ -221,6 +237,10 @@ int tc_eof_after_read(struct tc_conn *c, SSL *ssl, int ret, int ex, int *reply)
         break;
     case SILENT_EOF:
         ret = silent_eof(c, ssl, ret, ex);
+        if (TC_LOAD(c->end_state) == TC_END_ERROR) {
+            tc_eof_fail(); /* last: it sets errno */
+            return ret;
+        }
         break;
     case FATAL_CLOSE_NOTIFY:
         /* The alert level is ignored for closure alerts (RFC 5246 §7.2.2):

@@ -25,8 +25,13 @@ int tc_eof_after_read(struct tc_conn *c, SSL *ssl, int ret, int ex, int *reply);
  * agrees with what the program got, or -1 to ask OpenSSL. */
 int tc_eof_error_code(struct tc_conn *c, int ret);
 
-/* The error policy's entry: "unexpected eof while reading" on the thread's
- * queue, on every OpenSSL version. */
-void tc_eof_push_error(void);
+/* The reason text of the library's own error (its error library is
+ * "tlsclose"); tlsclose(7) documents it for people who grep logs. */
+#define TC_EOF_ERROR_TEXT "connection ended without close_notify: data may be truncated"
+
+/* The error policy's failure, as the program gets it: the library's own error
+ * on the thread's queue (never OpenSSL's "unexpected eof while reading",
+ * which bindings take for an end of stream), and errno EPROTO. */
+void tc_eof_fail(void);
 
 #endif

@@ -383,7 +383,7 @@ TC_EXPORT int SSL_shutdown(SSL *ssl)
     if (end == TC_END_ERROR) {
         /* Reported as failed: nothing is sent into the dead connection. */
         io_leave(c);
-        tc_eof_push_error();
+        tc_eof_fail();
         return -1;
     }
     if (end == TC_END_CLEAN && tc_ossl.SSL_is_init_finished(ssl) != 1) {

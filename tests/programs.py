@@ -54,10 +54,12 @@ BULLSEYE_PACKAGES = ["openssl", "libssl1.1", "curl", "libcurl4", "libssh2-1", "l
                      "libgcrypt20", "libgpg-error0", "libpcre3", "libsasl2-2"]
 PARTIAL = 100          # body bytes the truncating peer sends
 ANNOUNCED = 1000       # its Content-Length
-# How the clients word a TLS-level EOF without close_notify: OpenSSL 3's
-# reason string, Python's names for it on 3.x and 1.1.1, s_client 1.1.1's.
-EOF_TEXT = re.compile(r"unexpected eof|EOF occurred in violation of protocol|"
-                      r"SSL_ERROR_SYSCALL|UNEXPECTED_EOF", re.I)
+# How the clients word a TLS-level EOF without close_notify: the library's
+# own error (TLSCLOSE_EOF=error), OpenSSL 3's reason string, Python's names
+# for it on 3.x and 1.1.1, s_client 1.1.1's.
+EOF_TEXT = re.compile(r"connection ended without close_notify|unexpected eof|"
+                      r"EOF occurred in violation of protocol|SSL_ERROR_SYSCALL|UNEXPECTED_EOF",
+                      re.I)
 # How they word a body shorter than its Content-Length: an HTTP matter, which
 # a clean TLS end cannot hide (the bytes are missing either way).
 SHORT_BODY_TEXT = re.compile(r"transfer closed with \d+ bytes remaining|IncompleteRead|"

@@ -36,7 +36,12 @@ from harness import (PEER_TIMEOUT_MS, Suite, TIMEOUT, Tap, clean_env,  # noqa: E
 
 FUNCTIONS = ("read", "read_ex", "peek", "peek_ex")
 POLICIES = ("warn", "error", "clean")
-EOF_STRING = "unexpected eof while reading"
+EOF_STRING = "unexpected eof while reading"   # OpenSSL 3's own reason text
+# Under TLSCLOSE_EOF=error: the library's own error (its error library and
+# reason, shim/eof.h), never OpenSSL's reason above, and errno EPROTO.
+OWN_LIB = "tlsclose"
+OWN_REASON = "connection ended without close_notify: data may be truncated"
+EPROTO = 71
 RESPONSE = 100  # bytes the truncating peer sends before its FIN
 REPLY_WAIT_MS = 1000
 
@@ -100,7 +105,7 @@ class Runner(Suite):
     @staticmethod
     def compare(end, want):
         problems = []
-        for key in ("ret", "ssl_error", "errno", "errors"):
+        for key in ("ret", "ssl_error", "errno", "errors", "lib", "reason"):
             if key in want and end.get(key) != want[key]:
                 problems.append(f"{key}={end.get(key)!r}, expected {want[key]!r}")
         if "has" in want and want["has"] not in end.get("errors", ""):
@@ -147,7 +152,8 @@ class Runner(Suite):
     def cell(out, peer):
         end = out.get("end", {})
         alert = ", alert " + "/".join(fatal_alerts(peer)) if fatal_alerts(peer) else ""
-        text = " (unexpected eof)" if EOF_STRING in end.get("errors", "") else ""
+        text = " (unexpected eof)" if EOF_STRING in end.get("errors", "") else \
+            " (tlsclose: no close_notify)" if OWN_REASON in end.get("errors", "") else ""
         return f"{end.get('ret')} {end.get('ssl_error', '?').replace('SSL_ERROR_', '')}{text}{alert}"
 
     def check_policy(self, policy, ex, out, peer, events, bare_out, bare_peer, tls):
@@ -183,11 +189,18 @@ class Runner(Suite):
                 problems.append(f"warn: peer alerts {peer.get('alerts')} differ from bare "
                                 f"{bare_peer.get('alerts')}")
         elif policy == "error":
-            want = {"ret": 0 if ex else -1, "ssl_error": "SSL_ERROR_SSL", "has": EOF_STRING}
+            # The same failure from the first call (ERR_error_string_n) and
+            # the second (ERR_print_errors): the library's error, alone.
+            want = {"ret": 0 if ex else -1, "ssl_error": "SSL_ERROR_SSL", "errno": EPROTO,
+                    "lib": OWN_LIB, "reason": OWN_REASON}
             problems += self.compare(end, want)
             problems += [f"second call: {p}" for p in self.compare(again, want)]
-            if "ocsp" in end.get("errors", ""):
-                problems.append("the error text names OCSP (reason 294 of 1.1.1)")
+            for key, outcome in (("first call", end), ("second call", again)):
+                printed = outcome.get("errors", "")
+                if printed.count(OWN_REASON) != 1 or f":{OWN_LIB}:" not in printed or \
+                        EOF_STRING in printed or "ocsp" in printed:
+                    problems.append(f"{key}: the queue printed {printed!r}, expected the "
+                                    f"library's error only ({OWN_LIB}: {OWN_REASON})")
             if out.get("shutdown") != -1:
                 problems.append(f"SSL_shutdown returned {out.get('shutdown')}, expected -1")
             if peer.get("alerts"):

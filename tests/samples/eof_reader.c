@@ -1,7 +1,11 @@
 /* eof_reader: reads until the peer's end with one read function and prints
  * what the program sees: the return value, SSL_get_error, errno and the
  * error queue as the program would print it, for the first call at the end
- * and for a second call, then the result of SSL_shutdown. The receive-side
+ * and for a second call, then the result of SSL_shutdown. The first call's
+ * queue is printed with ERR_error_string_n, plus the library name and the
+ * reason text of its oldest entry (ERR_lib_error_string,
+ * ERR_reason_error_string); the second call's with ERR_print_errors, each
+ * line without its thread id. The receive-side
  * tests compare this with the policy table (SPEC §4.3).
  *
  *   eof_reader --port=N --fn=read|read_ex|peek|peek_ex [--ignore-eof]
@@ -45,7 +49,9 @@ struct outcome {
 	int ret;
 	int ssl_error;
 	int err;               /* errno right after the call */
-	char errors[512];      /* the queue, as ERR_error_string_n prints it */
+	char errors[512];      /* the queue, as ERR_error_string_n or ERR_print_errors prints it */
+	char lib[64];          /* the oldest entry's library name ... */
+	char reason[128];      /* ... and reason text */
 };
 
 /* One call of the chosen function; for the peek forms, the peeked bytes are
@@ -89,9 +95,38 @@ static const char *error_name(int e)
 	}
 }
 
+static void copy_string(char *to, size_t size, const char *from)
+{
+	snprintf(to, size, "%s", from ? from : "");
+}
+
+/* ERR_print_errors' lines without the thread id that starts each one, joined
+ * with " | " like the other form. Drains the queue. */
+static void print_errors(char *to, size_t size)
+{
+	BIO *mem = BIO_new(BIO_s_mem());
+	char *text, *line, *save = NULL;
+	long n;
+	size_t len = 0;
+
+	to[0] = '\0';
+	if (!mem)
+		return;
+	ERR_print_errors(mem);
+	BIO_write(mem, "", 1);
+	n = BIO_get_mem_data(mem, &text);
+	for (line = n > 0 ? strtok_r(text, "\n", &save) : NULL; line && len + 4 < size;
+	     line = strtok_r(NULL, "\n", &save)) {
+		const char *start = strstr(line, ":error:");
+		len += (size_t)snprintf(to + len, size - len, "%s%s", len ? " | " : "",
+					start ? start + 1 : line);
+	}
+	BIO_free(mem);
+}
+
 /* The end as the program sees it: SSL_get_error first (it must run before
  * anything touches the queue), then the queue, drained. */
-static void observe(SSL *ssl, int ret, int err, struct outcome *o)
+static void observe(SSL *ssl, int ret, int err, int with_print_errors, struct outcome *o)
 {
 	unsigned long e;
 	size_t len = 0;
@@ -99,6 +134,13 @@ static void observe(SSL *ssl, int ret, int err, struct outcome *o)
 	o->ret = ret;
 	o->err = err;
 	o->ssl_error = SSL_get_error(ssl, ret);
+	e = ERR_peek_error();
+	copy_string(o->lib, sizeof o->lib, e ? ERR_lib_error_string(e) : NULL);
+	copy_string(o->reason, sizeof o->reason, e ? ERR_reason_error_string(e) : NULL);
+	if (with_print_errors) {
+		print_errors(o->errors, sizeof o->errors);
+		return;
+	}
 	o->errors[0] = '\0';
 	while ((e = ERR_get_error()) != 0 && len + 4 < sizeof o->errors) {
 		char line[256];
@@ -109,13 +151,24 @@ static void observe(SSL *ssl, int ret, int err, struct outcome *o)
 	}
 }
 
+static void print_json_string(const char *s)
+{
+	putchar('"');
+	for (const char *p = s; *p; p++)
+		printf(*p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
+	putchar('"');
+}
+
 static void print_outcome(const char *key, const struct outcome *o)
 {
-	printf("\"%s\":{\"ret\":%d,\"ssl_error\":\"%s\",\"errno\":%d,\"errors\":\"",
+	printf("\"%s\":{\"ret\":%d,\"ssl_error\":\"%s\",\"errno\":%d,\"errors\":",
 	       key, o->ret, error_name(o->ssl_error), o->err);
-	for (const char *p = o->errors; *p; p++)
-		printf(*p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
-	printf("\"}");
+	print_json_string(o->errors);
+	printf(",\"lib\":");
+	print_json_string(o->lib);
+	printf(",\"reason\":");
+	print_json_string(o->reason);
+	printf("}");
 }
 
 /* The custom BIO: data is the socket, as an int in the BIO's data pointer. */
@@ -223,7 +276,7 @@ int main(int argc, char **argv)
 			break;
 		total += n;
 	}
-	observe(s.ssl, r, err, &first);
+	observe(s.ssl, r, err, 0, &first);
 	if (wait_fin) {
 		printf("{\"fn\":\"%s\",\"bytes\":%zu,", fn_names[fn], total);
 		print_outcome("end", &first);
@@ -234,7 +287,7 @@ int main(int argc, char **argv)
 	}
 	errno = 0;
 	r = call(s.ssl, fn, buf, sizeof buf, &n);
-	observe(s.ssl, r, errno, &again);
+	observe(s.ssl, r, errno, 1, &again);
 	ERR_clear_error();
 	r = SSL_shutdown(s.ssl);
 	ERR_clear_error();
