@@ -9,7 +9,7 @@
  * tests compare this with the policy table (SPEC §4.3).
  *
  *   eof_reader --port=N --fn=read|read_ex|peek|peek_ex [--ignore-eof]
- *              [--bio=custom] [--then=wait-fin]
+ *              [--bio=custom|custom-eof [--read-error-after=N]] [--then=wait-fin]
  *
  * --then=wait-fin: after the end, make no further OpenSSL call: wait for the
  * peer's TCP FIN and leave with _exit(), so that the only close_notify the
@@ -21,17 +21,30 @@
  *
  * --bio=custom: after the handshake, the connection's I/O goes through a BIO
  * of the program's own (as curl's), a plain recv/send over the socket whose
- * ctrl answers nothing, BIO_CTRL_EOF included: at a silent EOF OpenSSL 3
- * then signals what 1.1.1 does (0, SSL_ERROR_SYSCALL, errno 0). Nor does it
- * answer BIO_get_fd, so the library cannot learn the descriptor from it.
+ * ctrl answers nothing, BIO_CTRL_EOF included: at a silent EOF OpenSSL 3.0
+ * and 3.1 then signal what 1.1.1 does (0, SSL_ERROR_SYSCALL, errno 0), 3.2
+ * and later -1 (the _ex forms 0) with SSL_ERROR_SYSCALL, errno 0. Nor does
+ * it answer BIO_get_fd, so the library cannot learn the descriptor from it.
+ *
+ * --bio=custom-eof: the same BIO, except that its ctrl answers BIO_CTRL_EOF
+ * truthfully: 1 once a recv() returned 0 (the peer's FIN), else 0, as the
+ * socket BIO does. OpenSSL 3 then sees a silent EOF as through a socket BIO.
+ *
+ * --read-error-after=N (with either own BIO): once the program has read N
+ * bytes of application data, every read of the BIO fails: -1, no retry
+ * flag, errno untouched (0: the reader clears it before each call), and the
+ * socket is not read, so the connection stays open (the peer waits, e.g.
+ * --mode=normal). A transport error that sets no errno, which is not an end
+ * of stream: the shape the library must not take for a silent EOF where it
+ * can tell them apart.
  *
  * Output: one JSON line on stdout. */
 #include "sample.h"
 
 #include <errno.h>
-#include <stdint.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -171,13 +184,26 @@ static void print_outcome(const char *key, const struct outcome *o)
 	printf("}");
 }
 
-/* The custom BIO: data is the socket, as an int in the BIO's data pointer. */
+/* The custom BIOs' state (one connection per process): the socket, whether
+ * BIO_CTRL_EOF is answered, whether a recv() saw the peer's FIN, and whether
+ * reads now fail (--read-error-after). */
+static struct {
+	int fd;
+	int answers_eof;
+	int eof;
+	int failing;
+} own;
+
 static int custom_read(BIO *b, char *buf, int len)
 {
-	int fd = (int)(intptr_t)BIO_get_data(b);
-	ssize_t n = recv(fd, buf, (size_t)len, 0);
+	ssize_t n;
 
 	BIO_clear_retry_flags(b);
+	if (own.failing)
+		return -1;
+	n = recv(own.fd, buf, (size_t)len, 0);
+	if (n == 0)
+		own.eof = 1;
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		BIO_set_retry_read(b);
 	return (int)n;
@@ -185,8 +211,7 @@ static int custom_read(BIO *b, char *buf, int len)
 
 static int custom_write(BIO *b, const char *buf, int len)
 {
-	int fd = (int)(intptr_t)BIO_get_data(b);
-	ssize_t n = send(fd, buf, (size_t)len, MSG_NOSIGNAL);
+	ssize_t n = send(own.fd, buf, (size_t)len, MSG_NOSIGNAL);
 
 	BIO_clear_retry_flags(b);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -194,19 +219,22 @@ static int custom_write(BIO *b, const char *buf, int len)
 	return (int)n;
 }
 
-/* Only a flush is answered (OpenSSL flushes after every record it writes);
- * BIO_CTRL_EOF and BIO_C_GET_FD get 0, as from many programs' own BIOs. */
+/* A flush is answered (OpenSSL flushes after every record it writes), and
+ * with --bio=custom-eof BIO_CTRL_EOF; everything else, BIO_C_GET_FD
+ * included, gets 0, as from many programs' own BIOs. */
 static long custom_ctrl(BIO *b, int cmd, long num, void *ptr)
 {
 	(void)b;
 	(void)num;
 	(void)ptr;
+	if (cmd == BIO_CTRL_EOF && own.answers_eof)
+		return own.eof;
 	return cmd == BIO_CTRL_FLUSH ? 1 : 0;
 }
 
 static BIO_METHOD *custom_method;
 
-static void use_custom_bio(struct sample *s)
+static void use_custom_bio(struct sample *s, int answers_eof)
 {
 	BIO_METHOD *m = custom_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
 				     "eof_reader custom");
@@ -218,7 +246,8 @@ static void use_custom_bio(struct sample *s)
 	b = BIO_new(m);
 	if (b == NULL)
 		sample_fail("BIO_new");
-	BIO_set_data(b, (void *)(intptr_t)s->fd);
+	own.fd = s->fd;
+	own.answers_eof = answers_eof;
 	BIO_set_init(b, 1);
 	SSL_set_bio(s->ssl, b, b); /* frees the socket BIO, which does not close */
 }
@@ -237,9 +266,9 @@ int main(int argc, char **argv)
 {
 	struct sample s;
 	enum fn fn = FN_READ;
-	int ignore_eof = 0, custom_bio = 0, wait_fin = 0, rest = 1, r, err;
+	int ignore_eof = 0, custom_bio = 0, custom_eof = 0, wait_fin = 0, rest = 1, r, err;
 	char buf[4096];
-	size_t n, total = 0;
+	size_t n, total = 0, error_after = 0;
 	struct outcome first, again;
 
 	/* Our own options; the rest goes to sample_init. */
@@ -255,15 +284,31 @@ int main(int argc, char **argv)
 			ignore_eof = known = 1;
 		if (strcmp(argv[i], "--bio=custom") == 0)
 			custom_bio = known = 1;
+		if (strcmp(argv[i], "--bio=custom-eof") == 0)
+			custom_bio = custom_eof = known = 1;
+		if (strncmp(argv[i], "--read-error-after=", 19) == 0) {
+			char *end;
+
+			error_after = strtoul(argv[i] + 19, &end, 10);
+			if (*end || error_after == 0) {
+				fprintf(stderr, "sample: bad %s\n", argv[i]);
+				return 2;
+			}
+			known = 1;
+		}
 		if (strcmp(argv[i], "--then=wait-fin") == 0)
 			wait_fin = known = 1;
 		if (!known)
 			argv[rest++] = argv[i];
 	}
+	if (error_after && !custom_bio) {
+		fprintf(stderr, "sample: --read-error-after needs --bio=custom or custom-eof\n");
+		return 2;
+	}
 	sample_init(rest, argv);
 	sample_handshake(&s);
 	if (custom_bio)
-		use_custom_bio(&s);
+		use_custom_bio(&s, custom_eof);
 	if (ignore_eof)
 		SSL_set_options(s.ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	sample_write(&s, "hello\n");
@@ -275,6 +320,8 @@ int main(int argc, char **argv)
 		if (r <= 0)
 			break;
 		total += n;
+		if (error_after && total >= error_after)
+			own.failing = 1;
 	}
 	observe(s.ssl, r, err, 0, &first);
 	if (wait_fin) {
@@ -293,7 +340,8 @@ int main(int argc, char **argv)
 	ERR_clear_error();
 
 	printf("{\"fn\":\"%s\",\"ignore_eof\":%s,\"bio\":\"%s\",\"bytes\":%zu,",
-	       fn_names[fn], ignore_eof ? "true" : "false", custom_bio ? "custom" : "socket", total);
+	       fn_names[fn], ignore_eof ? "true" : "false",
+	       custom_eof ? "custom-eof" : custom_bio ? "custom" : "socket", total);
 	print_outcome("end", &first);
 	printf(",");
 	print_outcome("again", &again);
