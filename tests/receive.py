@@ -19,14 +19,21 @@
 4. The log: each TLSCLOSE_LOG_LEVEL shows the events at or above it only;
    a log file that cannot be opened leaves errno and results as bare; no
    application byte ever appears in a log line.
+5. The shapes: each return-value shape the receive side classifies (socket
+   BIO, a BIO of the program's own with and without BIO_eof, a read error of
+   that BIO that sets no errno while the connection stays open), bare,
+   asserted exactly against a table per OpenSSL version (SHAPES); the new
+   ones also under each policy. Checks the library fails today are skipped
+   unless --known-bugs (or TC_KNOWN_BUGS=1).
 
-usage: receive.py --openssl=3|1.1.1 --samples=DIR [--table=FILE]
+usage: receive.py --openssl=3|1.1.1 --samples=DIR [--table=FILE] [--known-bugs]
 Environment: TC_BUILDDIR, TLSCLOSE_LIBRARY (from make check).
 """
 
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -343,12 +350,204 @@ class Runner(Suite):
                    "a log file that cannot be opened: errno and results as bare",
                    problems + [proc.stderr])
 
+    # --- 5. the shapes the receive side classifies -------------------------
+
+    @staticmethod
+    def openssl_version(proc):
+        """The OpenSSL the reader ran against, from its "sample:" line:
+        ((major, minor, patch), "OpenSSL 3.0.19"), or (None, None)."""
+        m = re.search(r"OpenSSL (\d+)\.(\d+)\.(\d+)[a-z]*", proc.stderr)
+        return (tuple(int(x) for x in m.groups()), m.group(0)) if m else (None, None)
+
+    def shapes(self, tap):
+        """Each return-value shape that classify() in shim/eof.c tells
+        apart, asserted exactly as bare against SHAPES for the running
+        OpenSSL (a release that changes one fails "bare shape" naming it),
+        then what the library makes of the new ones under each policy. TLS
+        1.3, SSL_read and SSL_read_ex (the -1/0 forms); the socket BIO and
+        the own BIO without BIO_eof are run under the policies by
+        silent_eof() above."""
+        self.shapes_known_bugs = self.args.known_bugs or os.environ.get("TC_KNOWN_BUGS") == "1"
+        for shape, (mode, extra, policies) in SHAPE_RUNS.items():
+            peer_cmd = [self.peer, "server", "--tls1.3", f"--cert={self.cert}",
+                        f"--key={self.key}", f"--mode={mode}", f"--response={RESPONSE}",
+                        f"--timeout={PEER_TIMEOUT_MS}"]
+            for fn in ("read", "read_ex"):
+                ex = fn.endswith("_ex")
+                args = [f"--fn={fn}"] + extra
+                bare_out, bare_peer, _, proc = self.run(peer_cmd, args, {}, False)
+                version, name = self.openssl_version(proc)
+                if version is None:
+                    tap.result(False, f"bare shape: {shape}, {fn}",
+                               ["no OpenSSL version in the reader's stderr", proc.stderr])
+                    continue
+                since, want = shape_row(shape, version)
+                problems = shape_problems(shape, fn, since, name, bare_out, bare_peer, want[fn])
+                if proc.returncode != 0:
+                    problems.append(f"the reader exited with {proc.returncode}")
+                tap.result(not problems, f"bare shape: {shape}, {fn}, TLS 1.3, {name}",
+                           problems + [proc.stdout, proc.stderr, json.dumps(bare_peer)])
+                for policy in policies:
+                    self.shape_policy(tap, shape, fn, ex, policy, version, name, peer_cmd, args,
+                                      bare_out, bare_peer)
+
+    def shape_policy(self, tap, shape, fn, ex, policy, version, name, peer_cmd, args,
+                     bare_out, bare_peer):
+        """One shape under one policy. A silent EOF (the own BIO answering
+        BIO_eof) as check_policy() has it for the socket BIO. A read error
+        that sets no errno is no end of stream: where its bare shape differs
+        from the own BIO's silent EOF the library must leave it alone (no
+        truncation event, everything as bare); where the two are the same
+        (from 3.2 on; the _ex forms on every version) warn and error report
+        a truncation as for that EOF, and clean leaves the program what
+        OpenSSL gave it, the connection's TCP socket being still open."""
+        eof_like = True
+        if shape == READ_ERROR:
+            eof_like = shape_row(READ_ERROR, version)[1][fn][0] == \
+                shape_row(OWN_BIO, version)[1][fn][0]
+        label = (f"{shape}, TLSCLOSE_EOF={policy}: {fn}, TLS 1.3, {name}" +
+                 ("" if shape != READ_ERROR else
+                  " (the shape of an own-BIO EOF)" if eof_like else
+                  " (told from an own-BIO EOF by its shape)"))
+        bug = shapes_known_bug(shape, fn, policy, version, eof_like)
+        if bug and not self.shapes_known_bugs:
+            tap.skip(label, f"known bug of the library: {bug} (run with TC_KNOWN_BUGS=1)")
+            return
+        out, peer, events, proc = self.run(peer_cmd, args, {"TLSCLOSE_EOF": policy}, True)
+        if shape != READ_ERROR or (eof_like and policy != "clean"):
+            problems = self.check_policy(policy, ex, out, peer, events, bare_out, bare_peer,
+                                         "1.3")
+        else:
+            problems = not_an_end_problems(out, peer, events, bare_out, bare_peer)
+        if "hello" in self.log_text or "xxxxxxxx" in self.log_text:
+            problems.append("application data in the log")
+        tap.result(not problems, label + (" (known bug)" if bug else ""),
+                   problems + [proc.stdout, proc.stderr, json.dumps(peer), json.dumps(events)])
+
     def write_table(self):
         lines = [f"| read at a silent EOF (OpenSSL {self.args.openssl}) | bare "
                  "| TLSCLOSE_EOF=warn | error | clean |", "|---|---|---|---|---|"]
         lines += ["| " + " | ".join(row) + " |" for row in self.table]
         with open(self.args.table, "w") as f:
             f.write("\n".join(lines) + "\n")
+
+
+# --- the shapes (Runner.shapes) -----------------------------------------------
+# What the first read at the end of the response and a second read give a
+# program WITHOUT the library (TLS 1.3): return value, SSL_get_error, errno and
+# the error queue as the program prints it, with the fatal alerts the peer got.
+# Per shape, keyed by the first OpenSSL version a row holds for: the newest
+# key not above the running version applies (a 3.1 runs the 3.0 rows, a 3.6
+# the 3.2 ones), so that a release that changes a shape fails the bare test
+# with the shape's name. Measured on 1.1.1w, 3.0.22 and 3.5.9.
+
+SOCKET_BIO = "socket BIO"
+OWN_BIO = "own BIO without BIO_eof"
+OWN_BIO_EOF = "own BIO with BIO_eof"
+READ_ERROR = "read error without errno"
+OPENSSL3_EOF = "error:0A000126:SSL routines::unexpected eof while reading"
+DECODE_ERROR = "fatal:decode error"
+
+
+def _end(ret, error, queue=""):
+    return {"ret": ret, "ssl_error": "SSL_ERROR_" + error, "errno": 0, "errors": queue}
+
+
+# fn: (first call, second call, fatal alerts at the peer)
+_SYSCALL_0 = {"read": (_end(0, "SYSCALL"), _end(0, "SYSCALL"), []),
+              "read_ex": (_end(0, "SYSCALL"), _end(0, "SYSCALL"), [])}
+_SYSCALL_MINUS_1 = {"read": (_end(-1, "SYSCALL"), _end(-1, "SYSCALL"), []),
+                    "read_ex": (_end(0, "SYSCALL"), _end(0, "SYSCALL"), [])}
+# OpenSSL 3 at a BIO that answers BIO_eof: SSL_R_UNEXPECTED_EOF_WHILE_READING,
+# a fatal decode_error alert written, then the object's error state.
+_OPENSSL3_EOF = {"read": (_end(0, "SSL", OPENSSL3_EOF), _end(-1, "SYSCALL"), [DECODE_ERROR]),
+                 "read_ex": (_end(0, "SSL", OPENSSL3_EOF), _end(0, "SYSCALL"), [DECODE_ERROR])}
+
+SHAPES = {
+    # The peer's FIN through OpenSSL's socket BIO.
+    SOCKET_BIO: {(1, 1): _SYSCALL_0, (3, 0): _OPENSSL3_EOF},
+    # The FIN through the program's own BIO whose ctrl answers nothing:
+    # 1.1.1's signal up to 3.1; from 3.2 on the rewritten record layer takes
+    # a read that neither retries nor answers BIO_eof for a fatal one.
+    OWN_BIO: {(1, 1): _SYSCALL_0, (3, 2): _SYSCALL_MINUS_1},
+    # The FIN through the program's own BIO answering BIO_eof: as a socket.
+    OWN_BIO_EOF: {(1, 1): _SYSCALL_0, (3, 0): _OPENSSL3_EOF},
+    # The program's own BIO fails its reads (-1, no retry flag, errno 0)
+    # after the response; the TCP connection stays open (peer --mode=normal).
+    # The same everywhere, but from 3.2 on it is the OWN_BIO shape too.
+    READ_ERROR: {(1, 1): _SYSCALL_MINUS_1},
+}
+
+# shape: (peer mode, the reader's arguments, policies run by Runner.shapes)
+SHAPE_RUNS = {
+    SOCKET_BIO: ("truncate", [], ()),
+    OWN_BIO: ("truncate", ["--bio=custom"], ()),
+    OWN_BIO_EOF: ("truncate", ["--bio=custom-eof"], POLICIES),
+    READ_ERROR: ("normal", ["--bio=custom", f"--read-error-after={RESPONSE}"], POLICIES),
+}
+
+
+def shape_row(shape, version):
+    """(since, row): the SHAPES row for the running version (major, minor,
+    ...)."""
+    since = max(k for k in SHAPES[shape] if k <= tuple(version[:2]))
+    return since, SHAPES[shape][since]
+
+
+def shape_problems(shape, fn, since, name, out, peer, want):
+    """The differences between a bare run and its SHAPES entry, each naming
+    the shape."""
+    first, again, fatal = want
+    row = f"the row for OpenSSL >= {'.'.join(map(str, since))}"
+    problems = []
+    for call, got, exp in (("first call at the end", out.get("end", {}), first),
+                           ("second call", out.get("again", {}), again)):
+        for key in ("ret", "ssl_error", "errno", "errors"):
+            if got.get(key) != exp[key]:
+                problems.append(f"{shape} shape changed on {name}: {fn}, {call}: "
+                                f"{key}={got.get(key)!r}, SHAPES has {exp[key]!r} ({row})")
+    if fatal_alerts(peer) != fatal:
+        problems.append(f"{shape} shape changed on {name}: {fn}: the peer got fatal alerts "
+                        f"{fatal_alerts(peer)}, SHAPES has {fatal} ({row})")
+    if out.get("bytes") != RESPONSE:
+        problems.append(f"{shape}: read {out.get('bytes')} bytes before the end, "
+                        f"expected {RESPONSE}")
+    return problems
+
+
+def not_an_end_problems(out, peer, events, bare_out, bare_peer):
+    """A failure the library must leave alone: the program's whole output
+    and the alerts the peer got as bare, no truncation counted or logged."""
+    problems = []
+    if out != bare_out:
+        problems.append(f"the program saw {json.dumps(out)}, bare {json.dumps(bare_out)}")
+    if peer.get("alerts") != bare_peer.get("alerts"):
+        problems.append(f"peer alerts {peer.get('alerts')} differ from bare "
+                        f"{bare_peer.get('alerts')}")
+    truncations = [e for e in events if e.get("event") == "truncation"]
+    if truncations:
+        problems.append(f"a read error taken for a silent EOF: {truncations}")
+    summaries = [e for e in events if e.get("event") == "summary"]
+    if len(summaries) != 1 or summaries[0].get("truncations") != 0 or \
+            summaries[0].get("connections") != 1:
+        problems.append(f"expected one summary counting 1 connection and no truncation: "
+                        f"{summaries}")
+    return problems
+
+
+def shapes_known_bug(shape, fn, policy, version, eof_like):
+    """Why the library fails this check today, or None. Skipped unless
+    TC_KNOWN_BUGS=1. classify() in shim/eof.c takes every read that ended
+    with SSL_want() == SSL_READING and no retry flag for a silent EOF, and
+    asks whether the TCP socket is really at EOF only from 3.2 on."""
+    if shape != READ_ERROR or tuple(version[:2]) >= (3, 2):
+        return None
+    if not eof_like:
+        return "before 3.2, SSL_read's -1 at a read error is taken for a silent EOF (0)"
+    if policy == "clean":
+        return "before 3.2, clean makes a read error of the _ex forms a clean end " \
+               "without asking whether the TCP socket is at EOF"
+    return None
 
 
 def main():
@@ -358,6 +557,8 @@ def main():
     ap.add_argument("--table")
     ap.add_argument("--python", help="unused: the receive side has no Python scenario")
     ap.add_argument("--python-env", action="append", default=[], help="unused")
+    ap.add_argument("--known-bugs", action="store_true",
+                    help="also run the checks the library fails today (TC_KNOWN_BUGS=1)")
     args = ap.parse_args()
     tap = Tap()
     runner = Runner(args)
@@ -366,6 +567,7 @@ def main():
     runner.reply(tap)
     runner.levels(tap)
     runner.failing_sink(tap)
+    runner.shapes(tap)
     if args.table:
         runner.write_table()
     runner.finish(tap)
