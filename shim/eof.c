@@ -134,8 +134,16 @@ static int transport_eof(SSL *ssl)
     return rbio && tc_ossl.BIO_ctrl(rbio, TC_BIO_CTRL_EOF, 0, NULL) > 0;
 }
 
-/* *unsure is set for a shape that a read error without errno shares. */
-static enum end_kind classify(SSL *ssl, int saved_errno, int *unsure)
+/* Whether the connection reads through a descriptor BIO (socket or fd),
+ * whose read errors set errno; a program's own BIO may fail without one. */
+static int reads_descriptor(BIO *rbio)
+{
+    return tc_ossl.BIO_find_type(rbio, TC_BIO_TYPE_DESCRIPTOR) != NULL;
+}
+
+/* ret: what the read returned (ex: an _ex form's 0/1). *unsure is set for a
+ * shape that a read error without errno shares. */
+static enum end_kind classify(SSL *ssl, int ret, int ex, int saved_errno, int *unsure)
 {
     int sd = tc_ossl.SSL_get_shutdown(ssl);
     int finished = tc_ossl.SSL_is_init_finished(ssl) == 1;
@@ -155,11 +163,19 @@ static enum end_kind classify(SSL *ssl, int saved_errno, int *unsure)
         return NOT_AN_END;
     int want = tc_ossl.SSL_want(ssl);
     /* 1.1.1, and 3.0/3.1 with a custom BIO that does not answer BIO_eof:
-     * 0, SSL_ERROR_SYSCALL, errno 0, nothing queued, still reading. */
+     * 0, SSL_ERROR_SYSCALL, errno 0, nothing queued, still reading. SSL_read
+     * passes the BIO's own result on (ssl3_read_n): 0 at its EOF, -1 at a
+     * read error without errno, which is no end. The _ex forms say 0 for
+     * both: only a descriptor BIO's end is sure. */
     if (want == TC_SSL_READING) {
         BIO *rbio = tc_ossl.SSL_get_rbio(ssl);
-        if (!rbio || !tc_ossl.BIO_test_flags(rbio, TC_BIO_FLAGS_SHOULD_RETRY))
-            return SILENT_EOF;
+        if (rbio && tc_ossl.BIO_test_flags(rbio, TC_BIO_FLAGS_SHOULD_RETRY))
+            return NOT_AN_END;
+        if (!ex && ret < 0)
+            return NOT_AN_END;
+        if (ex && rbio && !reads_descriptor(rbio))
+            *unsure = 1;
+        return SILENT_EOF;
     }
     /* OpenSSL >= 3.2, the same custom BIO: the rewritten record layer takes a
      * read that neither retries nor answers BIO_eof for a fatal one, with no
@@ -173,7 +189,9 @@ static enum end_kind classify(SSL *ssl, int saved_errno, int *unsure)
     return NOT_AN_END;
 }
 
-static int silent_eof(struct tc_conn *c, SSL *ssl, int ret, int ex)
+/* unsure: the end may be a read error of the program's own BIO (the event
+ * says so). */
+static int silent_eof(struct tc_conn *c, SSL *ssl, int ret, int ex, int unsure)
 {
     enum tc_eof policy = tc_cfg()->eof;
     int sd = tc_ossl.SSL_get_shutdown(ssl);
@@ -183,7 +201,7 @@ static int silent_eof(struct tc_conn *c, SSL *ssl, int ret, int ex)
     tc_set_flags(c, TC_F_FAILED);
     tc_count(TC_COUNT_TRUNCATIONS);
     tc_report_truncation(c, ssl, policy == TC_EOF_CLEAN ? TC_LEVEL_INFO : TC_LEVEL_WARN,
-                         tc_eof_name(policy));
+                         tc_eof_name(policy), unsure);
     switch (policy) {
     case TC_EOF_WARN:
         return ret;
@@ -221,7 +239,7 @@ int tc_eof_after_read(struct tc_conn *c, SSL *ssl, int ret, int ex, int *reply)
         return r;
     }
     int unsure = 0;
-    enum end_kind kind = classify(ssl, saved, &unsure);
+    enum end_kind kind = classify(ssl, ret, ex, saved, &unsure);
     /* Under clean an end that may be a read error is made a clean end only
      * when the transport really ended: the process's one TCP socket at EOF
      * (its custom BIO hides which socket is the connection's). Otherwise the
@@ -236,7 +254,7 @@ int tc_eof_after_read(struct tc_conn *c, SSL *ssl, int ret, int ex, int *reply)
     case NOT_AN_END:
         break;
     case SILENT_EOF:
-        ret = silent_eof(c, ssl, ret, ex);
+        ret = silent_eof(c, ssl, ret, ex, unsure);
         if (TC_LOAD(c->end_state) == TC_END_ERROR) {
             tc_eof_fail(); /* last: it sets errno */
             return ret;

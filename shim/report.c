@@ -118,12 +118,15 @@ void tc_report_via(struct tc_conn *c, SSL *ssl, const char *name, enum tc_level 
         report(c, ssl, name, level, key, value, fd, peer_fd, detail);
 }
 
-void tc_report_truncation(struct tc_conn *c, SSL *ssl, enum tc_level level, const char *policy)
+void tc_report_truncation(struct tc_conn *c, SSL *ssl, enum tc_level level, const char *policy,
+                          int maybe_read_error)
 {
     if (tc_log_enabled(level))
         report(c, ssl, "truncation", level, "policy", policy, c->fd,
                c->fd >= 0 ? c->fd : tc_tcp_socket_at_eof(),
-               "the peer ended the connection without close_notify");
+               maybe_read_error ? "the connection ended without close_notify, or the "
+                                  "program's own BIO failed to read"
+                                : "the peer ended the connection without close_notify");
 }
 
 void tc_report_summary(void)

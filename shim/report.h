@@ -23,7 +23,8 @@ void tc_report_fd(const char *name, enum tc_level level, const char *key, const 
 
 /* The truncation event: a connection whose socket is unknown (custom BIO)
  * still names its peer when that can be told (report.c). */
-void tc_report_truncation(struct tc_conn *c, SSL *ssl, enum tc_level level, const char *policy);
+void tc_report_truncation(struct tc_conn *c, SSL *ssl, enum tc_level level, const char *policy,
+                          int maybe_read_error);
 
 /* The one TCP socket of the process whose end of stream is pending (a
  * non-consuming MSG_PEEK reads 0), or -1 when there is none or more than

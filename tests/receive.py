@@ -23,10 +23,9 @@
    BIO, a BIO of the program's own with and without BIO_eof, a read error of
    that BIO that sets no errno while the connection stays open), bare,
    asserted exactly against a table per OpenSSL version (SHAPES); the new
-   ones also under each policy. Checks the library fails today are skipped
-   unless --known-bugs (or TC_KNOWN_BUGS=1).
+   ones also under each policy.
 
-usage: receive.py --openssl=3|1.1.1 --samples=DIR [--table=FILE] [--known-bugs]
+usage: receive.py --openssl=3|1.1.1 --samples=DIR [--table=FILE]
 Environment: TC_BUILDDIR, TLSCLOSE_LIBRARY (from make check).
 """
 
@@ -367,7 +366,6 @@ class Runner(Suite):
         1.3, SSL_read and SSL_read_ex (the -1/0 forms); the socket BIO and
         the own BIO without BIO_eof are run under the policies by
         silent_eof() above."""
-        self.shapes_known_bugs = self.args.known_bugs or os.environ.get("TC_KNOWN_BUGS") == "1"
         for shape, (mode, extra, policies) in SHAPE_RUNS.items():
             peer_cmd = [self.peer, "server", "--tls1.3", f"--cert={self.cert}",
                         f"--key={self.key}", f"--mode={mode}", f"--response={RESPONSE}",
@@ -409,10 +407,6 @@ class Runner(Suite):
                  ("" if shape != READ_ERROR else
                   " (the shape of an own-BIO EOF)" if eof_like else
                   " (told from an own-BIO EOF by its shape)"))
-        bug = shapes_known_bug(shape, fn, policy, version, eof_like)
-        if bug and not self.shapes_known_bugs:
-            tap.skip(label, f"known bug of the library: {bug} (run with TC_KNOWN_BUGS=1)")
-            return
         out, peer, events, proc = self.run(peer_cmd, args, {"TLSCLOSE_EOF": policy}, True)
         if shape != READ_ERROR or (eof_like and policy != "clean"):
             problems = self.check_policy(policy, ex, out, peer, events, bare_out, bare_peer,
@@ -421,7 +415,7 @@ class Runner(Suite):
             problems = not_an_end_problems(out, peer, events, bare_out, bare_peer)
         if "hello" in self.log_text or "xxxxxxxx" in self.log_text:
             problems.append("application data in the log")
-        tap.result(not problems, label + (" (known bug)" if bug else ""),
+        tap.result(not problems, label,
                    problems + [proc.stdout, proc.stderr, json.dumps(peer), json.dumps(events)])
 
     def write_table(self):
@@ -535,21 +529,6 @@ def not_an_end_problems(out, peer, events, bare_out, bare_peer):
     return problems
 
 
-def shapes_known_bug(shape, fn, policy, version, eof_like):
-    """Why the library fails this check today, or None. Skipped unless
-    TC_KNOWN_BUGS=1. classify() in shim/eof.c takes every read that ended
-    with SSL_want() == SSL_READING and no retry flag for a silent EOF, and
-    asks whether the TCP socket is really at EOF only from 3.2 on."""
-    if shape != READ_ERROR or tuple(version[:2]) >= (3, 2):
-        return None
-    if not eof_like:
-        return "before 3.2, SSL_read's -1 at a read error is taken for a silent EOF (0)"
-    if policy == "clean":
-        return "before 3.2, clean makes a read error of the _ex forms a clean end " \
-               "without asking whether the TCP socket is at EOF"
-    return None
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--openssl", choices=("3", "1.1.1"), required=True)
@@ -557,8 +536,6 @@ def main():
     ap.add_argument("--table")
     ap.add_argument("--python", help="unused: the receive side has no Python scenario")
     ap.add_argument("--python-env", action="append", default=[], help="unused")
-    ap.add_argument("--known-bugs", action="store_true",
-                    help="also run the checks the library fails today (TC_KNOWN_BUGS=1)")
     args = ap.parse_args()
     tap = Tap()
     runner = Runner(args)
