@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sys/socket.h>
 
 #include "eof.h"
 #include "init.h"
@@ -285,6 +286,27 @@ int tc_eof_after_read(struct tc_conn *c, SSL *ssl, int ret, int ex, int *reply)
     }
     errno = saved;
     return ret;
+}
+
+int tc_eof_marked_by_program(struct tc_conn *c, SSL *ssl)
+{
+    if ((tc_flags(c) & TC_F_END_SEEN) || c->fd < 0 ||
+        (tc_ossl.SSL_get_shutdown(ssl) & TC_SSL_RECEIVED_SHUTDOWN) ||
+        tc_ossl.SSL_is_init_finished(ssl) != 1)
+        return 0;
+    int saved = errno;
+    char byte;
+    /* Only a transport that really ended: nothing left to read, FIN seen
+     * (a non-consuming peek). */
+    int at_eof = recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+    int refused = 0;
+    if (at_eof) {
+        tc_set_flags(c, TC_F_END_SEEN);
+        (void)silent_eof(c, ssl, 0, 0, 0);
+        refused = TC_LOAD(c->end_state) == TC_END_ERROR;
+    }
+    errno = saved;
+    return refused;
 }
 
 int tc_eof_error_code(struct tc_conn *c, int ret)

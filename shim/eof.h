@@ -21,6 +21,15 @@ int tc_eof_replay(struct tc_conn *c, int ex, int *ret);
  * program gets. *reply is set when close_notify should be answered now. */
 int tc_eof_after_read(struct tc_conn *c, SSL *ssl, int ret, int ex, int *reply);
 
+/* The program is about to mark the peer's close_notify as received
+ * (SSL_set_shutdown with SSL_RECEIVED_SHUTDOWN) on a connection whose
+ * transport ended without one: stunnel does so when poll() reports the
+ * hangup, without the SSL_read that would have seen the EOF. That is a
+ * silent EOF, handled per policy here; returns 1 when the mark must be left
+ * off (error: the program's next read gets the failure instead of a clean
+ * end). */
+int tc_eof_marked_by_program(struct tc_conn *c, SSL *ssl);
+
 /* SSL_get_error() for a connection whose end the shim reported: the code that
  * agrees with what the program got, or -1 to ask OpenSSL. */
 int tc_eof_error_code(struct tc_conn *c, int ret);

@@ -489,6 +489,30 @@ TC_EXPORT int SSL_get_error(const SSL *ssl, int ret)
     return tc_ossl.SSL_get_error(ssl, ret);
 }
 
+/* Only the mark of a received close_notify matters (eof.c): a program that
+ * sets it when just the transport ended takes a silent EOF for a clean end.
+ * OpenSSL calls this function itself, from inside SSL_read (3.x with
+ * SSL_OP_IGNORE_UNEXPECTED_EOF marks a silent EOF so): those calls, made
+ * while the thread is inside a wrapped call, are OpenSSL's own. */
+TC_EXPORT void SSL_set_shutdown(SSL *ssl, int mode)
+{
+    REAL_OR(SSL_set_shutdown, );
+    if ((mode & TC_SSL_RECEIVED_SHUTDOWN) && ssl && tc_in_openssl == 0 &&
+        tc_openssl_ready()) {
+        tc_in_openssl++;
+        struct tc_conn *c = tc_conn_get(ssl);
+        if (c) {
+            enter_call(c);
+            if (tc_eof_marked_by_program(c, ssl))
+                mode &= ~TC_SSL_RECEIVED_SHUTDOWN;
+            io_leave(c);
+        } else {
+            tc_in_openssl--;
+        }
+    }
+    tc_ossl.SSL_set_shutdown(ssl, mode);
+}
+
 /* A close_notify the shim sent on its own is not the program's: until the
  * program calls SSL_shutdown, it sees the shutdown state without it (CPython
  * reads "EOF" only when the state is exactly RECEIVED_SHUTDOWN). */

@@ -73,5 +73,6 @@ void SSL_free(SSL *ssl);
 int SSL_clear(SSL *ssl);
 int SSL_get_error(const SSL *ssl, int ret);
 int SSL_get_shutdown(const SSL *ssl);
+void SSL_set_shutdown(SSL *ssl, int mode);
 
 #endif
