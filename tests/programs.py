@@ -301,21 +301,6 @@ def receivers(inst, tmp):
     return found
 
 
-# Receiving checks the library fails today, per client: skipped unless
-# TC_KNOWN_BUGS=1 (or --known-bugs). The rest of each client's checks run.
-KNOWN_BUGS = {
-    # stunnel reads the response and then, seeing the socket hung up
-    # (POLLRDHUP) with nothing left to read, marks the TLS side closed itself
-    # (SSL_set_shutdown(SSL_RECEIVED_SHUTDOWN), "TLS socket closed (read
-    # hangup)") and shuts its plaintext side down cleanly, without another
-    # SSL_read: the library never sees the EOF when the FIN comes with the
-    # last data, as it does from this peer. No truncation event; under error
-    # a clean EOF for the plaintext client. (When the FIN comes later,
-    # SSL_read sees it, and the plaintext client gets a reset.)
-    "stunnel client": "stunnel ends on POLLRDHUP without SSL_read seeing the EOF",
-}
-
-
 # A server returns (argv, stream carrying the port, regex for the port,
 # whether the peer speaks HTTP to it, whether it serves until stopped: then
 # it is stopped with SIGTERM once the connection is over).
@@ -490,7 +475,6 @@ class Runner(Suite):
     def __init__(self, args):
         super().__init__(args, "programs")
         self.rows = {}
-        self.known_bugs = args.known_bugs or os.environ.get("TC_KNOWN_BUGS") == "1"
 
     def env(self, inst, policy, notify="on"):
         env = clean_env()
@@ -789,10 +773,9 @@ class Runner(Suite):
                 except (RuntimeError, subprocess.TimeoutExpired, ValueError, OSError) as e:
                     tap.result(False, label, [f"{type(e).__name__}: {e}"])
                     continue
-                bug = None if self.known_bugs else KNOWN_BUGS.get(name)
-                self.check_receiving(tap, name, label, framing, length, runs, bug)
+                self.check_receiving(tap, name, label, framing, length, runs)
 
-    def check_receiving(self, tap, name, label, framing, length, runs, bug=None):
+    def check_receiving(self, tap, name, label, framing, length, runs):
         """Each policy against bare. warn: the program behaves exactly as
         bare. error: it fails (exits non-zero; a tunnel's plaintext client
         gets no clean EOF), and says why: the library's own error text,
@@ -800,8 +783,7 @@ class Runner(Suite):
         reported; a close-delimited body is a success, a body short of its
         Content-Length stays the HTTP error it is. Every policy: one
         truncation event naming the peer and the exact bytes read (the HTTP
-        head and the partial body). bug: the client's known bug, which skips
-        the checks of the event and of error."""
+        head and the partial body)."""
         def text(proc):
             return (proc.stdout + proc.stderr).decode(errors="replace")
 
@@ -824,12 +806,7 @@ class Runner(Suite):
             proc, verdict, events, files = runs[policy]
             problems = []
             trunc = [e for e in events if e.get("event") == "truncation"]
-            if bug:
-                cells[policy] = outcome(proc, files)
-                if policy == "error":
-                    tap.skip(f"{label}: TLSCLOSE_EOF=error", f"known bug: {bug}")
-                    continue
-            elif len(trunc) != 1 or trunc[0].get("policy") != policy or \
+            if len(trunc) != 1 or trunc[0].get("policy") != policy or \
                trunc[0].get("bytes_read") != received:
                 problems.append(f"expected one truncation event, policy {policy}, "
                                 f"bytes_read {received}: {trunc}")
@@ -861,8 +838,7 @@ class Runner(Suite):
                     problems.append(f"clean: exit {proc.returncode}, and not for the short body")
             what = "plaintext side" if "(plaintext side)" in files else "exit"
             tap.result(not problems, f"{label}: TLSCLOSE_EOF={policy} ({what} "
-                       f"{outcome(proc, files)}, bare {outcome(bare, bare_files)})"
-                       f"{'; truncation event not checked: known bug' if bug else ''}",
+                       f"{outcome(proc, files)}, bare {outcome(bare, bare_files)})",
                        problems + [f"bare: {excerpt(text(bare))}",
                                    f"{policy}: {excerpt(text(proc))}", json.dumps(events)])
             cells[policy] = outcome(proc, files)
@@ -888,8 +864,6 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--openssl", choices=("3", "1.1.1"), required=True)
     ap.add_argument("--table")
-    ap.add_argument("--known-bugs", action="store_true",
-                    help="also run the checks the library fails today (TC_KNOWN_BUGS=1)")
     ap.add_argument("--samples", help="unused")
     ap.add_argument("--python", help="unused")
     ap.add_argument("--python-env", action="append", default=[], help="unused")
