@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <sys/socket.h>
 
 #include "eof.h"
 #include "init.h"
@@ -295,12 +294,9 @@ int tc_eof_marked_by_program(struct tc_conn *c, SSL *ssl)
         tc_ossl.SSL_is_init_finished(ssl) != 1)
         return 0;
     int saved = errno;
-    char byte;
-    /* Only a transport that really ended: nothing left to read, FIN seen
-     * (a non-consuming peek). */
-    int at_eof = recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
     int refused = 0;
-    if (at_eof) {
+    /* Only a transport that really ended: nothing left to read, FIN seen. */
+    if (tc_fd_at_eof(c->fd)) {
         tc_set_flags(c, TC_F_END_SEEN);
         (void)silent_eof(c, ssl, 0, 0, 0);
         refused = TC_LOAD(c->end_state) == TC_END_ERROR;

@@ -36,7 +36,9 @@ static inline void enter_call(struct tc_conn *c)
         tc_object_wait(c);
 }
 
-static struct tc_conn *io_enter(SSL *ssl)
+/* find: tc_conn_track (a call that makes a connection known) or
+ * tc_conn_get (one that matters only for a connection already known). */
+static inline struct tc_conn *io_enter_with(SSL *ssl, struct tc_conn *(*find)(SSL *))
 {
     if (!tc_openssl_ready())
         return NULL;
@@ -44,7 +46,7 @@ static struct tc_conn *io_enter(SSL *ssl)
      * signal handler's close() must not call OpenSSL (which allocates too)
      * on top of an interrupted malloc(). */
     tc_in_openssl++;
-    struct tc_conn *c = tc_conn_track(ssl);
+    struct tc_conn *c = find(ssl);
     if (c) {
         enter_call(c);
         own(c);
@@ -52,6 +54,11 @@ static struct tc_conn *io_enter(SSL *ssl)
         tc_in_openssl--;
     }
     return c;
+}
+
+static struct tc_conn *io_enter(SSL *ssl)
+{
+    return io_enter_with(ssl, tc_conn_track);
 }
 
 static void io_leave(struct tc_conn *c)
@@ -497,17 +504,15 @@ TC_EXPORT int SSL_get_error(const SSL *ssl, int ret)
 TC_EXPORT void SSL_set_shutdown(SSL *ssl, int mode)
 {
     REAL_OR(SSL_set_shutdown, );
+    /* Only a mark the program adds: CPython 3.13 sets the state it read back
+     * before every SSL_free, which needs no lookup. */
     if ((mode & TC_SSL_RECEIVED_SHUTDOWN) && ssl && tc_in_openssl == 0 &&
-        tc_openssl_ready()) {
-        tc_in_openssl++;
-        struct tc_conn *c = tc_conn_get(ssl);
+        !(tc_ossl.SSL_get_shutdown(ssl) & TC_SSL_RECEIVED_SHUTDOWN)) {
+        struct tc_conn *c = io_enter_with(ssl, tc_conn_get);
         if (c) {
-            enter_call(c);
             if (tc_eof_marked_by_program(c, ssl))
                 mode &= ~TC_SSL_RECEIVED_SHUTDOWN;
             io_leave(c);
-        } else {
-            tc_in_openssl--;
         }
     }
     tc_ossl.SSL_set_shutdown(ssl, mode);

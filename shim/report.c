@@ -62,6 +62,12 @@ void tc_report_fd(const char *name, enum tc_level level, const char *key, const 
  * MSG_PEEK reads nothing. Runs only for that event, when it is logged. */
 #define EOF_SCAN_MAX_FD 4096
 
+int tc_fd_at_eof(int fd)
+{
+    char byte;
+    return recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
 int tc_tcp_socket_at_eof(void)
 {
     struct rlimit rl;
@@ -73,11 +79,9 @@ int tc_tcp_socket_at_eof(void)
         socklen_t len = sizeof ss;
         int type;
         socklen_t tlen = sizeof type;
-        char byte;
         if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 || type != SOCK_STREAM ||
             getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
-            (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) ||
-            recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) != 0)
+            (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) || !tc_fd_at_eof(fd))
             continue;
         if (found >= 0)
             return -1; /* ambiguous: name nobody */

@@ -26,9 +26,13 @@ void tc_report_fd(const char *name, enum tc_level level, const char *key, const 
 void tc_report_truncation(struct tc_conn *c, SSL *ssl, enum tc_level level, const char *policy,
                           int maybe_read_error);
 
-/* The one TCP socket of the process whose end of stream is pending (a
- * non-consuming MSG_PEEK reads 0), or -1 when there is none or more than
- * one. Scans the descriptors: for the end of a connection only. */
+/* Whether the socket fd's end of stream is pending: a non-consuming,
+ * non-blocking MSG_PEEK reads 0 (errno is the caller's to keep). */
+int tc_fd_at_eof(int fd);
+
+/* The one TCP socket of the process whose end of stream is pending
+ * (tc_fd_at_eof), or -1 when there is none or more than one. Scans the
+ * descriptors: for the end of a connection only. */
 int tc_tcp_socket_at_eof(void);
 
 enum tc_count {

@@ -77,6 +77,14 @@ def program_env(lib, shim, log, extra=None):
     return env
 
 
+def reap(proc):
+    """Ends a child process that is still running and collects it (the
+    finally of every run)."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+
+
 def read_line(proc, what, timeout=TIMEOUT):
     """One line from proc's stdout, bounded in time."""
     ready, _, _ = select.select([proc.stdout], [], [], timeout)
@@ -190,9 +198,7 @@ def run_with_peer(peer_cmd, program, env, timeout, peer_wait, log):
         except (RuntimeError, ValueError, KeyError) as e:
             res["problems"].append(f"setup: {e}")
         finally:
-            if peer.poll() is None:
-                peer.kill()
-            peer.wait()
+            reap(peer)
             reader.join(5)
         err.seek(0)
         res["peer_stderr"] = err.read()

@@ -30,7 +30,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Suite, TIMEOUT, Tap, clean_env, read_line  # noqa: E402
+from harness import Suite, TIMEOUT, Tap, clean_env, read_line, reap  # noqa: E402
 
 # The probe's bound of every wait: a hang guard where the peer ends the
 # connection, generous for sanitizer builds.
@@ -244,9 +244,7 @@ class Runner(Suite):
                                   timeout=TIMEOUT + PROBE_TIMEOUT_MS * 6 // 1000)
             lines = [read_line(peer, f"peer verdict {i + 1}") for i in range(verdicts)]
         finally:
-            if peer.poll() is None:
-                peer.kill()
-            peer.wait()
+            reap(peer)
         return proc, lines
 
     def case(self, tap, tls, c, form):

@@ -50,7 +50,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Suite, TIMEOUT, Tap, clean_env, describe, read_events,  # noqa: E402
-                     system_openssl3)
+                     reap, system_openssl3)
 
 # Debian 11's programs and the libraries they need that a newer Debian does
 # not have (libpcre3), does not install (libgcrypt20 and libgpg-error0 on a
@@ -101,8 +101,6 @@ def http_head(content_length):
     if content_length is None:
         return "HTTP/1.0 200 OK\r\nConnection: close\r\n\r\n"
     return f"HTTP/1.0 200 OK\r\nContent-Length: {content_length}\r\nConnection: close\r\n\r\n"
-
-
 
 
 # What each install must be: the versions the suite is about, and the one
@@ -237,7 +235,8 @@ def py_fetch(inst, port, wait_end=False, python=None):
 
 
 def py_read(inst, port, wait_end=False, python=None):
-    return [python or inst.python(), script("py_read.py"), f"--port={port}"], b""
+    return [python or inst.python(), script("py_fetch.py"), f"--port={port}",
+            "--read-loop"], b""
 
 
 def perl_fetch(inst, port, wait_end=False):
@@ -395,9 +394,7 @@ def tunnel_run(argv, request, env, cwd):
             plain.close()
             proc.wait(timeout=TIMEOUT)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            reap(proc)
         err.seek(0)
         log = err.read().decode(errors="replace").replace(argv[-1], "<config>")
     log = re.sub(r"\d{4}\.\d\d\.\d\d \d\d:\d\d:\d\d ", "", log)  # stunnel's times
@@ -515,9 +512,7 @@ class Runner(Suite):
             ready, _, _ = select.select([peer.stdout], [], [], TIMEOUT)
             verdict = json.loads(peer.stdout.readline()) if ready else {"verdict": "no verdict"}
         finally:
-            if peer.poll() is None:
-                peer.kill()
-            peer.wait()
+            reap(peer)
         files = {}
         for f in sorted(os.listdir(cwd)):
             with open(os.path.join(cwd, f), "rb") as fh:
@@ -546,9 +541,7 @@ class Runner(Suite):
                 proc.terminate()
                 proc.communicate(timeout=TIMEOUT)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            reap(proc)
         return proc.returncode, verdict, read_events(log)
 
     def versions(self, tap, inst):
@@ -730,9 +723,7 @@ class Runner(Suite):
                     verdict = read_end(tls)
             _, err = proc.communicate(timeout=TIMEOUT)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            reap(proc)
         return proc.returncode, verdict, read_events(log), err
 
     def stopped_while_idle(self, tap, inst):

@@ -38,7 +38,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (PEER_TIMEOUT_MS, Suite, TIMEOUT, Tap, clean_env,  # noqa: E402
-                     program_env, read_line, system_openssl3)
+                     program_env, read_line, reap, system_openssl3)
 
 FUNCTIONS = ("read", "read_ex", "peek", "peek_ex")
 POLICIES = ("warn", "error", "clean")
@@ -77,9 +77,7 @@ class Runner(Suite):
                                   capture_output=True, text=True, timeout=TIMEOUT)
             verdict = read_line(peer, "peer verdict")
         finally:
-            if peer.poll() is None:
-                peer.kill()
-            peer.wait()
+            reap(peer)
         out = json.loads(proc.stdout.splitlines()[0]) if proc.stdout.strip() else {}
         self.log_text = ""
         if os.path.exists(log):

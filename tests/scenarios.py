@@ -22,7 +22,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import PEER_TIMEOUT_MS, Suite, TIMEOUT, Tap, clean_env, describe, read_line  # noqa: E402
+from harness import (PEER_TIMEOUT_MS, Suite, TIMEOUT, Tap, clean_env, describe,  # noqa: E402
+                     read_line, reap)
 
 # Peer verdicts, as expectations.
 CN = {"verdict": "close_notify", "after": "fin", "extra": 0}
@@ -211,8 +212,7 @@ class Runner(Suite):
                                   env=env, capture_output=True, text=True, timeout=TIMEOUT)
             verdict = read_line(peer, "peer verdict")
         finally:
-            peer.kill() if peer.poll() is None else None
-            peer.wait()
+            reap(peer)
         return verdict, proc
 
     def run_server(self, prog, opts, tls, env):
