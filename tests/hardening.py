@@ -49,7 +49,7 @@ usage: hardening.py [--bin=DIR] [--threaded-only]
   --threaded-only  only the threaded programs: fork_threads with and without
                    signals, race_close_free, race_fd_reuse, fork_signal
                    (make check-tsan)
-Environment: TC_BUILDDIR, TLSCLOSE_PRELOAD or TLSCLOSE_LIBRARY (make check).
+Environment: TC_BUILDDIR, TC_TEST_PRELOAD or TLSCLOSE_LIBRARY (make check).
 """
 
 import argparse

@@ -112,7 +112,7 @@ class Suite:
         self.args = args
         self.build = os.environ["TC_BUILDDIR"]
         self.src = os.environ.get("TC_SRCDIR", "")
-        self.lib = os.environ.get("TLSCLOSE_PRELOAD") or os.environ["TLSCLOSE_LIBRARY"]
+        self.lib = os.environ.get("TC_TEST_PRELOAD") or os.environ["TLSCLOSE_LIBRARY"]
         self.peer = os.path.join(self.build, "tests", "peer")
         certs = os.path.join(self.build, "tests", "certs")
         self.cert = os.path.join(certs, "cert.pem")

@@ -229,7 +229,7 @@ class Runner(Suite):
             why = "tests/gnutls_peer not built (no GnuTLS headers)"
             for shim in (False, True):
                 name = f"fatal-level close_notify ({'shim' if shim else 'bare'})"
-                if os.environ.get("TLSCLOSE_REQUIRE_GNUTLS") == "1":
+                if os.environ.get("TC_TEST_REQUIRE_GNUTLS") == "1":
                     tap.result(False, name, [why])
                 else:
                     tap.skip(name, why)

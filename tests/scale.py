@@ -31,7 +31,7 @@ The figures (seconds, heap and RSS bare and shimmed, bytes per connection,
 the cost of each batch) are printed as TAP diagnostics.
 
 usage: scale.py --program=PATH --peer=PATH [--connections=10000] [--batches=10]
-Environment: TC_BUILDDIR, TLSCLOSE_PRELOAD or TLSCLOSE_LIBRARY (from make check).
+Environment: TC_BUILDDIR, TC_TEST_PRELOAD or TLSCLOSE_LIBRARY (from make check).
 """
 
 import argparse

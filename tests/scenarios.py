@@ -301,7 +301,7 @@ class Runner(Suite):
                         continue  # memcheck looks at the library, in C programs
                     if opts.get("python") and self.args.openssl != "3" and not self.args.python:
                         why = "no Python linked against OpenSSL 1.1.1 (download failed)"
-                        if os.environ.get("TLSCLOSE_REQUIRE_OPENSSL111") == "1":
+                        if os.environ.get("TC_TEST_REQUIRE_OPENSSL111") == "1":
                             tap.result(False, label, [why])
                         else:
                             tap.skip(label, why)

@@ -21,7 +21,7 @@ reports how each one ended.
 
 usage: stress.py --program=PATH [--threads=8] [--connections=500] [--seed=1]
                  [--tls=both|1.2|1.3]
-Environment: TC_BUILDDIR, TLSCLOSE_PRELOAD or TLSCLOSE_LIBRARY (from make check).
+Environment: TC_BUILDDIR, TC_TEST_PRELOAD or TLSCLOSE_LIBRARY (from make check).
 """
 
 import argparse
