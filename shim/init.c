@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include "closing.h"
@@ -29,6 +30,10 @@ static void load_config(void)
 {
     struct tc_config_errors errors;
     tc_config_parse(process_getenv, NULL, &config, &errors);
+    /* A set-user-ID program reads no variable (secure_getenv): it has no
+     * names to misspell either. */
+    if (!getauxval(AT_SECURE))
+        tc_config_unknown_names(environ, &errors);
     tc_log_setup(&config);
     config_loaded = 1;
     tc_log_config_errors(&errors);

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -20,6 +21,7 @@ static struct {
     enum tc_log_sink sink;
     enum tc_level level;
     enum tc_format format;
+    int facility;
     const char *path;
     /* Identity of the stderr we were given: a daemon may close fd 2 and the
      * number may then belong to a socket, so we never write to it unless it
@@ -27,7 +29,7 @@ static struct {
     int stderr_ok;
     dev_t stderr_dev;
     ino_t stderr_ino;
-} sink = { TC_LOG_STDERR, TC_LEVEL_WARN, TC_FORMAT_TEXT, NULL, 0, 0, 0 };
+} sink = { TC_LOG_STDERR, TC_LEVEL_WARN, TC_FORMAT_TEXT, LOG_USER, NULL, 0, 0, 0 };
 
 static int stderr_identity(dev_t *dev, ino_t *ino)
 {
@@ -40,6 +42,7 @@ static int stderr_identity(dev_t *dev, ino_t *ino)
 }
 
 static void file_setup(void);
+static void log_config_error(const char *variable, const char *detail);
 
 void tc_log_setup(const struct tc_config *cfg)
 {
@@ -47,6 +50,7 @@ void tc_log_setup(const struct tc_config *cfg)
     sink.sink = cfg->log;
     sink.level = cfg->log_level;
     sink.format = cfg->log_format;
+    sink.facility = cfg->syslog_facility;
     sink.path = cfg->log_path;
     /* Whatever the sink: a log file that cannot be used falls back to it. */
     sink.stderr_ok = stderr_identity(&sink.stderr_dev, &sink.stderr_ino);
@@ -110,15 +114,34 @@ static void put_text_value(struct out *o, const char *key, const char *value)
     put(o, "\"");
 }
 
-size_t tc_log_format(char *buf, size_t size, enum tc_format format, long pid,
-                     const struct tc_event *ev)
+/* The program's name as it goes into a line: printable, short. */
+static void put_program(struct out *o, const char *program, int json)
+{
+    char safe[64];
+    size_t n = 0;
+    for (const char *p = program ? program : "?"; *p && n < sizeof safe - 1; p++)
+        safe[n++] = (*p > 0x20 && *p < 0x7f) ? *p : '?';
+    safe[n] = '\0';
+    if (json)
+        put_json_string(o, safe);
+    else
+        put(o, "%s", safe);
+}
+
+size_t tc_log_format(char *buf, size_t size, enum tc_format format,
+                     const struct tc_line_origin *origin, const struct tc_event *ev)
 {
     struct out o = { buf, size, 0 };
     if (size == 0)
         return 0;
     buf[0] = '\0';
     if (format == TC_FORMAT_JSON) {
-        put(&o, "{\"tlsclose\":%ld,\"event\":", pid);
+        put(&o, "{");
+        if (origin->time)
+            put(&o, "\"time\":\"%s\",", origin->time);
+        put(&o, "\"pid\":%ld,\"program\":", origin->pid);
+        put_program(&o, origin->program, 1);
+        put(&o, ",\"event\":");
         put_json_string(&o, ev->name);
         put(&o, ",\"level\":\"%s\"", tc_level_name(ev->level));
         if (ev->key && ev->value) {
@@ -150,10 +173,19 @@ size_t tc_log_format(char *buf, size_t size, enum tc_format format, long pid,
         if (o.len == size - 1 && size > 2) {
             /* Truncated: keep the line valid JSON rather than cut mid-token. */
             o.len = 0;
-            put(&o, "{\"tlsclose\":%ld,\"truncated\":true}", pid);
+            put(&o, "{");
+            if (origin->time)
+                put(&o, "\"time\":\"%s\",", origin->time);
+            put(&o, "\"pid\":%ld,\"event\":", origin->pid);
+            put_json_string(&o, ev->name);
+            put(&o, ",\"truncated\":true}");
         }
     } else {
-        put(&o, "tlsclose[%ld]: %s", pid, ev->name);
+        if (origin->time)
+            put(&o, "%s ", origin->time);
+        put(&o, "tlsclose[%ld]: ", origin->pid);
+        put_program(&o, origin->program, 0);
+        put(&o, ": %s", ev->name);
         if (ev->key && ev->value)
             put_text_value(&o, ev->key, ev->value);
         put(&o, " fd=%d", ev->fd);
@@ -173,9 +205,58 @@ size_t tc_log_format(char *buf, size_t size, enum tc_format format, long pid,
     return o.len;
 }
 
+/* Days since 1970-01-01 to a civil date (proleptic Gregorian), after
+ * Howard Hinnant's days_from_civil inverse; exact for any day count. */
+static void civil_from_days(long long z, long long *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    long long era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (long long)yoe + era * 400 + (*m <= 2);
+}
+
+static void put_digits(char *out, unsigned long v, int width)
+{
+    for (int i = width - 1; i >= 0; i--, v /= 10)
+        out[i] = (char)('0' + v % 10);
+}
+
+void tc_log_time(char out[TC_LOG_TIME_SIZE], long long sec, long nsec)
+{
+    long long days = sec >= 0 ? sec / 86400 : (sec - 86399) / 86400;
+    long long rem = sec - days * 86400;
+    long long year;
+    unsigned month, day;
+    civil_from_days(days, &year, &month, &day);
+    if (year < 0 || year > 9999)
+        year = year < 0 ? 0 : 9999;
+    /* "YYYY-MM-DDTHH:MM:SS.mmmZ" */
+    put_digits(out, (unsigned long)year, 4);
+    out[4] = '-';
+    put_digits(out + 5, month, 2);
+    out[7] = '-';
+    put_digits(out + 8, day, 2);
+    out[10] = 'T';
+    put_digits(out + 11, (unsigned long)(rem / 3600), 2);
+    out[13] = ':';
+    put_digits(out + 14, (unsigned long)(rem / 60 % 60), 2);
+    out[16] = ':';
+    put_digits(out + 17, (unsigned long)(rem % 60), 2);
+    out[19] = '.';
+    put_digits(out + 20, (unsigned long)(nsec / 1000000), 3);
+    out[23] = 'Z';
+    out[24] = '\0';
+}
+
 /* --- writing ------------------------------------------------------------ */
 
-static void write_all(int fd, const char *buf, size_t len)
+/* Returns 0, or the write's errno. */
+static int write_all(int fd, const char *buf, size_t len)
 {
     /* One write(2) per line keeps lines from different threads and
      * processes whole; a short write is not retried (that would split it). */
@@ -183,6 +264,7 @@ static void write_all(int fd, const char *buf, size_t len)
     do
         n = write(fd, buf, len);
     while (n < 0 && errno == EINTR);
+    return n < 0 ? errno : 0;
 }
 
 /* --- syslog -----------------------------------------------------------------
@@ -226,8 +308,8 @@ static int syslog_severity(enum tc_level level)
                                    : LOG_DEBUG;
 }
 
-size_t tc_log_syslog_format(char *buf, size_t size, enum tc_level level, const char *tag,
-                            long pid, const char *msg, size_t len)
+size_t tc_log_syslog_format(char *buf, size_t size, int facility, enum tc_level level,
+                            const char *tag, long pid, const char *msg, size_t len)
 {
     /* RFC 3164 "<PRI>TAG[PID]: MSG" without its timestamp: localtime() is not
      * async-signal-safe, and syslog daemons stamp a line that has none. By
@@ -236,7 +318,7 @@ size_t tc_log_syslog_format(char *buf, size_t size, enum tc_level level, const c
     if (size == 0)
         return 0;
     n = put_raw(buf, size, n, "<", 1);
-    n = put_num(buf, size, n, (unsigned long)(LOG_USER | syslog_severity(level)));
+    n = put_num(buf, size, n, (unsigned long)(facility | syslog_severity(level)));
     n = put_raw(buf, size, n, ">", 1);
     n = put_raw(buf, size, n, tag, strlen(tag));
     n = put_raw(buf, size, n, "[", 1);
@@ -276,7 +358,8 @@ static int syslog_send(int type, const char *line, size_t len)
 static void emit_syslog(enum tc_level level, const char *msg, size_t len)
 {
     char line[1024];
-    size_t n = tc_log_syslog_format(line, sizeof line, level, program_invocation_short_name,
+    size_t n = tc_log_syslog_format(line, sizeof line, sink.facility, level,
+                                    program_invocation_short_name,
                                     (long)getpid(), msg, len);
     int stream = __atomic_load_n(&syslog_stream, __ATOMIC_RELAXED);
     /* EPROTOTYPE: /dev/log is of the other type; remember which it is. */
@@ -441,6 +524,8 @@ static const char *open_error(int err)
     case EROFS: return "read-only file system";
     case EMFILE: case ENFILE: return "too many open files";
     case ENOSPC: case EDQUOT: return "no space left";
+    case EFBIG: return "the file is too large";
+    case EIO: return "input/output error";
     case EWOULDBLOCK: return "another process holds a lease on it";
     default: return NULL;
     }
@@ -458,9 +543,7 @@ static void file_lost(const char *why, int err)
     }
     snprintf(detail, sizeof detail, "cannot log to %s: %s; logging to stderr instead",
              sink.path, why);
-    struct tc_event ev = { .name = "config_error", .level = TC_LEVEL_ERROR, .fd = -1,
-                           .key = "variable", .value = "TLSCLOSE_LOG", .detail = detail };
-    tc_log_event(&ev);
+    log_config_error("TLSCLOSE_LOG", detail);
 }
 
 static void file_setup(void)
@@ -544,16 +627,23 @@ static void emit_file(const char *line, size_t len)
     }
     int ours = fd >= 0 && file_is(fd, &cur);
     const char *why;
+    int err = 0;
     if (ours && !file_moved(&cur))
-        write_all(fd, line, len);
+        err = write_all(fd, line, len);
     else if (file_replace(&cur, gen, ours, line, len, &why))
         ; /* written to the file now at the path */
     else if (ours)
         /* Rotated, but the path cannot be opened again (or is refused):
          * keep the file we have. */
-        write_all(fd, line, len);
+        err = write_all(fd, line, len);
     else {
         file_lost(why, errno);
+        emit_stderr(line, len);
+    }
+    /* A file that takes no more lines (disk full, I/O error): the lines
+     * go where they can be seen, not nowhere. */
+    if (err) {
+        file_lost(NULL, err);
         emit_stderr(line, len);
     }
     if (fd >= 0)
@@ -582,24 +672,42 @@ void tc_log_event(const struct tc_event *ev)
     if (!tc_log_enabled(ev->level))
         return;
     int saved = errno;
-    char line[768];
-    size_t len = tc_log_format(line, sizeof line - 1, sink.format, (long)getpid(), ev);
+    char line[768], now[TC_LOG_TIME_SIZE];
+    struct tc_line_origin origin = { (long)getpid(), program_invocation_short_name, NULL };
+    /* A file is read later and elsewhere: its lines say when. JSON always
+     * does (a collector may not stamp what it reads). */
+    if (sink.format == TC_FORMAT_JSON || sink.sink == TC_LOG_FILE) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        tc_log_time(now, (long long)ts.tv_sec, ts.tv_nsec);
+        origin.time = now;
+    }
+    size_t len = tc_log_format(line, sizeof line - 1, sink.format, &origin, ev);
     if (sink.sink != TC_LOG_SYSLOG)
         line[len++] = '\n';
     emit(ev->level, line, len);
     errno = saved;
 }
 
+static void log_config_error(const char *variable, const char *detail)
+{
+    struct tc_event ev = { .name = "config_error", .level = TC_LEVEL_ERROR, .fd = -1,
+                           .key = "variable", .value = variable, .detail = detail };
+    tc_log_event(&ev);
+}
+
 void tc_log_config_errors(const struct tc_config_errors *errors)
 {
     for (int i = 0; i < errors->count; i++) {
-        const struct tc_config_error *e = &errors->error[i];
-        char detail[256];
-        snprintf(detail, sizeof detail, "invalid value '%s' for %s (expected %s); using the default",
-                 e->value, e->variable, e->accepted);
-        struct tc_event ev = { .name = "config_error", .level = TC_LEVEL_ERROR, .fd = -1,
-                               .key = "variable", .value = e->variable, .detail = detail };
-        tc_log_event(&ev);
+        char detail[320];
+        tc_config_error_message(detail, sizeof detail, &errors->error[i], 1);
+        log_config_error(errors->error[i].variable, detail);
+    }
+    if (errors->unlisted) {
+        char detail[96];
+        snprintf(detail, sizeof detail, "%d more unknown TLSCLOSE_* variables; ignored",
+                 errors->unlisted);
+        log_config_error("TLSCLOSE_*", detail);
     }
 }
 

@@ -171,9 +171,9 @@ class Runner(Suite):
             problems.append(f"peer saw {describe(v)}, app_in_after {v.get('app_in_after')}: "
                             "expected the child's more, then one close_notify + fin")
         sent = [e for e in res["events"] if e.get("event") == "sent"]
-        by_parent = [e for e in res["events"] if str(e.get("tlsclose")) == f.get("parent")
+        by_parent = [e for e in res["events"] if str(e.get("pid")) == f.get("parent")
                      and e.get("event") not in ("summary",)]
-        if len(sent) != 1 or str(sent[0].get("tlsclose")) != f.get("child") or \
+        if len(sent) != 1 or str(sent[0].get("pid")) != f.get("child") or \
                 sent[0].get("trigger") != "close":
             problems.append(f"expected one sent event (trigger close) from the child: {sent}")
         if any(e.get("event") != "skipped" or e.get("reason") != "not owner" for e in by_parent):
@@ -197,7 +197,7 @@ class Runner(Suite):
             problems.append("the program did not succeed")
         if not clean_cn(v):
             problems.append(f"peer saw {describe(v)}: expected one close_notify + fin")
-        others = [e for e in res["events"] if str(e.get("tlsclose")) != f.get("pid")]
+        others = [e for e in res["events"] if str(e.get("pid")) != f.get("pid")]
         sent = [e for e in res["events"] if e.get("event") == "sent"]
         if others:
             problems.append(f"events from another process: {others}")
@@ -227,7 +227,7 @@ class Runner(Suite):
 
         parent = f.get("pid")
         sent = [e for e in events if e.get("event") == "sent"]
-        child_sent = [e for e in sent if str(e.get("tlsclose")) != parent]
+        child_sent = [e for e in sent if str(e.get("pid")) != parent]
         bad = [v for v in verdicts if not clean_cn(v) and v.get("verdict") != "eof"]
         notified = sum(1 for v in verdicts if clean_cn(v))
         problems = []
@@ -251,7 +251,7 @@ class Runner(Suite):
                                    if e.get("level") in ("warn", "error"))
         interrupted = warn.pop(("skipped", "interrupted"), 0)
         reused = warn.pop(("skipped", "fd reused"), 0) if signals else 0
-        not_owner = sum(1 for e in events if str(e.get("tlsclose")) == parent and
+        not_owner = sum(1 for e in events if str(e.get("pid")) == parent and
                         e.get("reason") == "not owner")
         eof = sum(1 for v in verdicts if v.get("verdict") == "eof")
         problems = []
@@ -528,7 +528,7 @@ class Runner(Suite):
         if mine == 0:
             problems.append("none of the program's own syslog lines arrived (not our /dev/log?)")
         for pri, tag_pid, e in ours:
-            if tag_pid != pid or str(e.get("tlsclose")) != pid or pri != 14 or \
+            if tag_pid != pid or str(e.get("pid")) != pid or pri != 14 or \
                     e.get("level") != "info":
                 problems.append(f"line not <14>syslog_signal[{pid}] at info: {pri} {tag_pid} {e}")
         names = [e.get("event") for _, _, e in ours]

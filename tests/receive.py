@@ -347,6 +347,29 @@ class Runner(Suite):
                    "a log file that cannot be opened: errno and results as bare",
                    problems + [proc.stderr])
 
+    def misspelled_policy(self, tap):
+        """A typo in TLSCLOSE_EOF must not weaken a policy meant to catch
+        truncations: "erorr" (and "Strict", "warn ") behave exactly as
+        error, with one config_error line that says so. On 0.1 they meant
+        warn: the program saw OpenSSL's own result and the run passed."""
+        peer_cmd = [self.peer, "server", "--tls1.3", f"--cert={self.cert}",
+                    f"--key={self.key}", "--mode=truncate", f"--response={RESPONSE}",
+                    f"--timeout={PEER_TIMEOUT_MS}"]
+        bare_out, bare_peer, _, _ = self.run(peer_cmd, ["--fn=read"], {}, False)
+        for value in ("erorr", "Strict", "warn "):
+            out, peer, events, proc = self.run(peer_cmd, ["--fn=read"],
+                                               {"TLSCLOSE_EOF": value}, True)
+            problems = self.check_policy("error", False, out, peer, events, bare_out,
+                                         bare_peer, "1.3")
+            config = [e for e in events if e.get("event") == "config_error"]
+            if len(config) != 1 or config[0].get("variable") != "TLSCLOSE_EOF" or \
+                    "using error, the strictest" not in config[0].get("detail", ""):
+                problems.append(f"expected one config_error for TLSCLOSE_EOF saying error is "
+                                f"used: {config}")
+            tap.result(not problems, f"TLSCLOSE_EOF={value!r} (a typo) means error: the "
+                       f"program gets the library's truncation error, one line says so",
+                       problems + [proc.stdout, proc.stderr, json.dumps(events)])
+
     # --- 5. the shapes the receive side classifies -------------------------
 
     @staticmethod
@@ -542,6 +565,7 @@ def main():
     runner.reply(tap)
     runner.levels(tap)
     runner.failing_sink(tap)
+    runner.misspelled_policy(tap)
     runner.shapes(tap)
     if args.table:
         runner.write_table()

@@ -274,7 +274,7 @@ class Runner(Suite):
                              for k, v in event.items()) for e in events):
                 problems.append(f"no event {event} in the log: {events}")
             # A decision that cannot change is reported once per connection.
-            final = [(e.get("tlsclose"), e.get("fd"), e.get("reason")) for e in events
+            final = [(e.get("pid"), e.get("fd"), e.get("reason")) for e in events
                      if e.get("event") == "skipped" and e.get("reason") != "not owner"]
             if len(final) != len(set(final)):
                 problems.append(f"a skip reported more than once: {final}")

@@ -54,8 +54,9 @@ static int tally(unsigned char (*seen)[LINES])
         while (f && fgets(line, sizeof line, f)) {
             long pid;
             int t, i, n = 0;
-            if (sscanf(line, "tlsclose[%ld]: sent trigger=t%d-%d fd=-1\n%n", &pid, &t, &i, &n) ==
-                    3 && n == (int)strlen(line) && t >= 0 && t < THREADS && i >= 0 && i < LINES)
+            char time[32], program[32];
+            if (sscanf(line, "%31s tlsclose[%ld]: %31[^:]: sent trigger=t%d-%d fd=-1\n%n", time, &pid,
+                       program, &t, &i, &n) == 5 && strlen(time) == 24 && n == (int)strlen(line) && t >= 0 && t < THREADS && i >= 0 && i < LINES)
                 seen[t][i]++;
             else
                 bad++;
