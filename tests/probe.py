@@ -13,9 +13,11 @@ peer saw from the probe on the wire (its answer to the server's
 close_notify, its close_notify right after the handshake, nothing after a
 truncation).
 
-Then the exit status 2 cases: usage errors, a refused connection (a closed
-ephemeral port), a handshake that fails (the peer's self-signed certificate
-without --ca-file, a name mismatch), each with one line on stderr.
+Then the exit status 2 cases: usage errors (among them ports out of range
+or not numbers, checked before any connection: a port 65536 above a
+listening one must not reach it), a refused connection (a closed ephemeral
+port), a handshake that fails (the peer's self-signed certificate without
+--ca-file, a name mismatch), each with one line on stderr.
 
 usage: probe.py
 Environment: TC_BUILDDIR, TLSCLOSE_LIBRARY (from make check).
@@ -25,6 +27,7 @@ import argparse
 import json
 import os
 import re
+import select
 import socket
 import subprocess
 import sys
@@ -349,6 +352,19 @@ class Runner(Suite):
         self.expect_failure(tap, "bad escape", ["--request=a\\q", "h:1"], r"unknown escape")
         self.expect_failure(tap, "unbracketed IPv6", ["::1:443"], r"\[ADDRESS\]:PORT")
         self.expect_failure(tap, "unknown option", ["--frobnicate", "h:1"], r"unknown option")
+        # The target: each problem named, before any connection is tried.
+        for target, pattern in (
+                ("127.0.0.1:99999", r"'127\.0\.0\.1:99999': port 99999 is out of range 1-65535"),
+                ("127.0.0.1:0", r"port 0 is out of range 1-65535"),
+                ("[::1]:123456789012345678901", r"port 123456789012345678901 is out of range"),
+                ("127.0.0.1:no-such-service", r"port 'no-such-service' is neither a number"),
+                ("127.0.0.1:+443", r"port '\+443' is neither a number"),
+                ("127.0.0.1: 443", r"port ' 443' is neither a number"),
+                ("127.0.0.1:", r"'127\.0\.0\.1:': the port is empty"),
+                (":443", r"':443': the host is empty"),
+                ("[]:443", r"the host is empty")):
+            self.expect_failure(tap, f"target {target!r}", [target], pattern)
+        self.port_out_of_range(tap)
         # A port nobody listens on: bound, never listened to, closed.
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -370,6 +386,25 @@ class Runner(Suite):
                             ["--tls1.3", "--insecure", "127.0.0.1:{port}"],
                             r"TLS handshake failed",
                             self.peer_cmd("1.2", "close", count=1), handshake)
+
+    def port_out_of_range(self, tap):
+        """A port 65536 above a listening one is a usage error, and nothing
+        connects to the listening port (getaddrinfo alone takes the port
+        modulo 65536)."""
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(1)
+            port = listener.getsockname()[1]
+            big = port + 65536
+            # --timeout bounds a handshake with the listener, which never
+            # accepts, should the probe connect.
+            self.expect_failure(tap, f"port {big} (65536 above a listening one)",
+                                ["--timeout=2000", f"127.0.0.1:{big}"],
+                                rf"port {big} is out of range 1-65535")
+            # A connection, even one the probe closed, waits in the queue.
+            ready, _, _ = select.select([listener], [], [], 0)
+            tap.result(not ready, f"port {big}: no connection reached port {port}",
+                       [f"a connection to {port} is in the listen queue"])
 
     # --- other successes ------------------------------------------------------
 

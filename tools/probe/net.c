@@ -91,12 +91,14 @@ failed:
 
 int connect_first(const struct probe_options *o, const struct deadline *d, struct endpoint *ep)
 {
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+    /* The port is a number already (options.c looked a service name up). */
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_NUMERICSERV };
     struct addrinfo *list, *ai;
     int r, fd = -1, err = 0;
 
     if (o->host_is_address)
-        hints.ai_flags = AI_NUMERICHOST;
+        hints.ai_flags |= AI_NUMERICHOST;
     r = getaddrinfo(o->host, o->port, &hints, &list);
     if (r != 0)
         fail("cannot resolve %s: %s", o->target, r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));

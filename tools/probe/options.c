@@ -6,7 +6,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <netdb.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +30,7 @@ static const char usage_text[] =
     "     or reset?\n"
     "\n"
     "HOST is a name, an IPv4 address or an IPv6 address in brackets\n"
-    "([::1]:443); PORT a number or a service name.\n"
+    "([::1]:443); PORT a number from 1 to 65535 or a TCP service name.\n"
     "\n"
     "Options:\n"
     "  --tls1.2, --tls1.3    use only this TLS version (default: either)\n"
@@ -142,7 +144,7 @@ static void set_http_request(struct probe_options *o, const char *path)
 {
     char host[300];
     bool v6 = strchr(o->host, ':') != NULL;
-    bool default_port = strcmp(o->port, "443") == 0 || strcmp(o->port, "https") == 0;
+    bool default_port = o->port_number == 443;
     const char *name = o->sni != NULL ? o->sni : o->host;
     char *text;
     int n;
@@ -169,6 +171,39 @@ static void set_http_request(struct probe_options *o, const char *path)
 /* ------------------------------------------------------------------------ */
 /* HOST:PORT                                                                 */
 
+/* PORT as a number from 1 to 65535, or a TCP service name known to the
+ * services database. Checked here rather than left to getaddrinfo(), which
+ * takes 99999 modulo 65536 (and so connects to another port) and " 80" or
+ * "+80" as 80. */
+static void set_port(struct probe_options *o, const char *text, const char *arg)
+{
+    unsigned long value = 0;
+    const char *p = text;
+
+    if (*p == '\0')
+        usage_error("'%s': the port is empty", arg);
+    while (*p >= '0' && *p <= '9') {
+        if (value <= 65535)
+            value = value * 10 + (unsigned long)(*p - '0');
+        p++;
+    }
+    if (*p == '\0') {
+        if (value < 1 || value > 65535)
+            usage_error("'%s': port %s is out of range 1-65535", arg, text);
+        o->port_number = (int)value;
+    } else {
+        struct servent *s = getservbyname(text, "tcp");
+
+        if (s == NULL)
+            usage_error("'%s': port '%s' is neither a number (1-65535) nor a known TCP "
+                        "service name",
+                        arg, text);
+        o->port_number = ntohs((uint16_t)s->s_port);
+    }
+    /* getaddrinfo() gets the number: no second lookup of a service name. */
+    snprintf(o->port, sizeof o->port, "%d", o->port_number);
+}
+
 static void set_target(struct probe_options *o, const char *arg)
 {
     const char *host = arg, *colon;
@@ -191,15 +226,15 @@ static void set_target(struct probe_options *o, const char *arg)
             usage_error("'%s': an IPv6 address goes as [ADDRESS]:PORT", arg);
         host_len = (size_t)(colon - arg);
     }
-    if (host_len == 0 || host_len >= sizeof o->host)
-        usage_error("'%s': missing or overlong host", arg);
-    if (colon[1] == '\0' || strlen(colon + 1) >= sizeof o->port)
-        usage_error("'%s': missing or overlong port", arg);
+    if (host_len == 0)
+        usage_error("'%s': the host is empty", arg);
+    if (host_len >= sizeof o->host)
+        usage_error("'%s': the host is longer than %zu characters", arg, sizeof o->host - 1);
     memcpy(o->host, host, host_len);
     o->host[host_len] = '\0';
-    strcpy(o->port, colon + 1);
     if (arg[0] == '[' && inet_pton(AF_INET6, o->host, buf) != 1)
         usage_error("'%s': not an IPv6 address in the brackets", arg);
+    set_port(o, colon + 1, arg);
     o->host_is_address =
         inet_pton(AF_INET, o->host, buf) == 1 || inet_pton(AF_INET6, o->host, buf) == 1;
     o->target = arg;

@@ -34,7 +34,8 @@
 struct probe_options {
     const char *target;        /* HOST:PORT as given, for messages */
     char host[256];            /* without the brackets of an IPv6 literal */
-    char port[32];
+    char port[8];              /* port_number in decimal, for getaddrinfo() */
+    int port_number;           /* 1-65535 (a service name is looked up) */
     bool host_is_address;      /* an IPv4 or IPv6 literal */
     int tls_version;           /* 0: 1.2 or 1.3; else TLS1_2_VERSION/TLS1_3_VERSION */
     const char *sni;           /* name sent and verified; NULL: host if a name */
