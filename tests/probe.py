@@ -13,6 +13,8 @@ peer saw from the probe on the wire (its answer to the server's
 close_notify, its close_notify right after the handshake, nothing after a
 truncation).
 
+A bare --http before the target sends GET /.
+
 Then the exit status 2 cases: usage errors (among them ports out of range
 or not numbers, checked before any connection: a port 65536 above a
 listening one must not reach it), a refused connection (a closed ephemeral
@@ -51,10 +53,11 @@ class Case:
 
     server / probe: expected fields of the probe's server_first /
     probe_first objects; ">N" means a number above N; peer: expected
-    fields of the peer's verdict lines (connection 1, 2)."""
+    fields of the peer's verdict lines (connection 1, 2); http_path: the
+    path of the GET the probe must send (checked by its length)."""
 
     def __init__(self, name, modes, server, probe, status, peer, peer_args=(),
-                 timeout=PROBE_TIMEOUT_MS, probe_args=("--request=hello\\n",)):
+                 timeout=PROBE_TIMEOUT_MS, probe_args=("--request=hello\\n",), http_path=None):
         self.name = name
         self.modes = modes
         self.server = server
@@ -64,6 +67,7 @@ class Case:
         self.peer_args = list(peer_args)
         self.timeout = timeout
         self.probe_args = list(probe_args)
+        self.http_path = http_path
 
 
 CLEAN_CN = {"end": "close_notify", "alert": "close_notify", "alert_level": "warning",
@@ -134,8 +138,24 @@ def cases(tls):
         Case("HTTP request (--http), clean", "close,reply",
              dict(CLEAN_CN, **answered), dict(CLEAN_CN), 0,
              [PEER_ANSWERED, PEER_PROBE_FIRST], peer_args=["--http"],
-             probe_args=["--http=/index.html"]),
+             probe_args=["--http=/index.html"], http_path="/index.html"),
+        # --http right before the target: GET /, the target left alone.
+        Case("HTTP request (bare --http HOST:PORT: GET /), clean", "close,reply",
+             dict(CLEAN_CN, **answered), dict(CLEAN_CN), 0,
+             [PEER_ANSWERED, PEER_PROBE_FIRST], peer_args=["--http"],
+             probe_args=["--http"], http_path="/"),
+        Case("HTTP request (--http /PATH, separate), clean", "close,reply",
+             dict(CLEAN_CN, **answered), dict(CLEAN_CN), 0,
+             [PEER_ANSWERED, PEER_PROBE_FIRST], peer_args=["--http"],
+             probe_args=["--http", "/a/b"], http_path="/a/b"),
     ]
+
+
+def http_request_len(path, port, version):
+    """The length of the GET the probe sends for path (options.c)."""
+    return len(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+               f"User-Agent: tlsclose-probe/{version}\r\nAccept: */*\r\n"
+               "Connection: close\r\n\r\n")
 
 
 # ---------------------------------------------------------------------------
@@ -227,6 +247,12 @@ class Runner(Suite):
     def __init__(self, args):
         super().__init__(args, "probe")
         self.probe = os.path.join(self.build, "tools", "tlsclose-probe")
+        self.version = None  # "tlsclose-probe VERSION" (--version), read in main
+
+    def read_version(self):
+        out = subprocess.run([self.probe, "--version"], env=clean_env(), capture_output=True,
+                             text=True, timeout=TIMEOUT).stdout.split()
+        self.version = out[1] if len(out) == 2 else "?"
 
     def peer_cmd(self, tls, modes, extra=(), count=2):
         cmd = [self.peer, "server", f"--count={count}", f"--cert={self.cert}",
@@ -235,9 +261,12 @@ class Runner(Suite):
             cmd.append(f"--tls{tls}")
         return cmd + list(extra)
 
-    def run(self, peer_cmd, probe_args, target="127.0.0.1:{port}", verdicts=2):
+    def run(self, peer_cmd, probe_args, target="127.0.0.1:{port}", verdicts=2,
+            may_not_connect=False):
         """Starts the peer, runs the probe against it; returns (probe process,
-        the peer's verdict lines)."""
+        the peer's verdict lines). may_not_connect: a probe that fails (exit
+        2) may not have connected at all; a verdict line missing then is
+        {"missing": why}, after a short wait."""
         peer = subprocess.Popen(peer_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, env=clean_env())
         try:
@@ -245,7 +274,15 @@ class Runner(Suite):
             proc = subprocess.run([self.probe] + probe_args + [target.format(port=port)],
                                   env=clean_env(), capture_output=True, text=True,
                                   timeout=TIMEOUT + PROBE_TIMEOUT_MS * 6 // 1000)
-            lines = [read_line(peer, f"peer verdict {i + 1}") for i in range(verdicts)]
+            lines = []
+            for i in range(verdicts):
+                if not (may_not_connect and proc.returncode == 2):
+                    lines.append(read_line(peer, f"peer verdict {i + 1}"))
+                    continue
+                try:
+                    lines.append(read_line(peer, f"peer verdict {i + 1}", timeout=2))
+                except RuntimeError as e:
+                    lines.append({"missing": str(e)})
         finally:
             reap(peer)
         return proc, lines
@@ -254,7 +291,8 @@ class Runner(Suite):
         args = [f"--tls{tls}", f"--ca-file={self.cert}", f"--timeout={c.timeout}"] + c.probe_args
         if form == "json":
             args.append("--json")
-        proc, peer = self.run(self.peer_cmd(tls, c.modes, c.peer_args), args)
+        proc, peer = self.run(self.peer_cmd(tls, c.modes, c.peer_args), args,
+                              may_not_connect=True)
         problems = []
         if proc.returncode != c.status:
             problems.append(f"exit status {proc.returncode}, expected {c.status}")
@@ -272,6 +310,7 @@ class Runner(Suite):
                                              "exit": c.status,
                                              "result": "clean" if c.status == 0 else "unclean"},
                                        "probe")
+            port = out.get("port")
             problems += field_problems(out.get("server_first", {}), c.server, "server_first")
             sent = out.get("server_first", {}).get("request_bytes")
             problems += field_problems(out.get("probe_first", {}), c.probe, "probe_first")
@@ -292,9 +331,14 @@ class Runner(Suite):
             verdict = table["verdict"] or ""
             if verdict.startswith("NOT CLEAN") != (c.status == 1):
                 problems.append(f"verdict {verdict!r} with exit status {c.status} expected")
+            port = re.search(r"port (\d+)\)$", table["head"].get("target", ""))
+            port = port and int(port.group(1))
         # The request as the peer received it.
         if not sent or sent != peer[0].get("app_in"):
             problems.append(f"request of {sent} bytes, the peer received {peer[0].get('app_in')}")
+        if c.http_path is not None and sent != http_request_len(c.http_path, port, self.version):
+            problems.append(f"request of {sent} bytes, expected GET {c.http_path} of "
+                            f"{http_request_len(c.http_path, port, self.version)}")
         for i, want in enumerate(c.peer):
             problems += field_problems(peer[i], want, f"peer connection {i + 1}")
         tap.result(not problems, f"TLS {tls}, {form}: {c.name}",
@@ -364,6 +408,15 @@ class Runner(Suite):
                 (":443", r"':443': the host is empty"),
                 ("[]:443", r"the host is empty")):
             self.expect_failure(tap, f"target {target!r}", [target], pattern)
+        # A value option in the separate form took the target.
+        self.expect_failure(tap, "--sni HOST:PORT and no target", ["--sni", "h:1"],
+                            r"missing HOST:PORT: --sni took 'h:1' as its value "
+                            r"\(write --sni=NAME HOST:PORT\)")
+        self.expect_failure(tap, "--request HOST:PORT and no target", ["--json", "--request",
+                                                                       "h:1"],
+                            r"missing HOST:PORT: --request took 'h:1' as its value")
+        self.expect_failure(tap, "--http=PATH without '/'", ["--http=index.html", "h:1"],
+                            r"--http: PATH must start with '/'")
         self.port_out_of_range(tap)
         # A port nobody listens on: bound, never listened to, closed.
         with socket.socket() as s:
@@ -452,6 +505,7 @@ def main():
         tap.skip("tlsclose-probe", "tools/tlsclose-probe not built")
         runner.finish(tap)
         return 0
+    runner.read_version()
     for tls in ("1.2", "1.3"):
         for c in cases(tls):
             for form in ("json", "table"):

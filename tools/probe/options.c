@@ -34,8 +34,9 @@ static const char usage_text[] =
     "\n"
     "Options:\n"
     "  --tls1.2, --tls1.3    use only this TLS version (default: either)\n"
-    "  --http=PATH           request: GET PATH over HTTP/1.1 with\n"
-    "                        \"Connection: close\"\n"
+    "  --http[=PATH]         request: GET PATH over HTTP/1.1 with\n"
+    "                        \"Connection: close\"; PATH starts with '/';\n"
+    "                        --http not followed by /PATH means GET /\n"
     "  --request=TEXT        request: TEXT as raw bytes, with C escapes\n"
     "                        (\\r \\n \\t \\\\ \\xHH \\NNN ...); default: send nothing\n"
     "  --sni=NAME            server name to send and to verify (default: HOST\n"
@@ -242,9 +243,18 @@ static void set_target(struct probe_options *o, const char *arg)
 
 /* ------------------------------------------------------------------------ */
 
-/* The value of --name=VALUE or --name VALUE (consuming the next word), or
- * NULL when arg is not that option. */
-static const char *value_of(const char *name, int argc, char **argv, int *i)
+/* The last option value taken from the word after the option: when the
+ * target is then missing, that word may have been meant as the target. */
+struct separate_value {
+    const char *option;
+    const char *metavar;
+    const char *value;
+};
+
+/* The value of --name=VALUE or --name VALUE (consuming the next word, and
+ * noting it in *sep), or NULL when arg is not that option. */
+static const char *value_of(const char *name, const char *metavar, int argc, char **argv,
+                            int *i, struct separate_value *sep)
 {
     size_t n = strlen(name);
     const char *arg = argv[*i];
@@ -257,7 +267,28 @@ static const char *value_of(const char *name, int argc, char **argv, int *i)
         return NULL;
     if (*i + 1 >= argc)
         usage_error("%s needs a value", name);
-    return argv[++*i];
+    *sep = (struct separate_value){ name, metavar, argv[++*i] };
+    return sep->value;
+}
+
+/* --http in the separate form: the next word is its PATH only when it
+ * starts with '/', as every PATH must; otherwise (HOST:PORT, another option,
+ * nothing) --http alone means GET /, and the word is left to the rest of
+ * the command line. */
+static const char *http_path(int argc, char **argv, int *i)
+{
+    if (*i + 1 < argc && argv[*i + 1][0] == '/')
+        return argv[++*i];
+    return "/";
+}
+
+static void missing_target(const struct separate_value *sep)
+{
+    /* "--sni host:443" without a target: say where the target went. */
+    if (sep->value != NULL && strchr(sep->value, ':') != NULL)
+        usage_error("missing HOST:PORT: %s took '%s' as its value (write %s=%s HOST:PORT)",
+                    sep->option, sep->value, sep->option, sep->metavar);
+    usage_error("missing HOST:PORT");
 }
 
 static int parse_timeout(const char *text)
@@ -283,6 +314,7 @@ static void set_version(struct probe_options *o, int version)
 void parse_options(struct probe_options *o, int argc, char **argv)
 {
     const char *request = NULL, *http = NULL, *target = NULL, *v;
+    struct separate_value sep = { NULL, NULL, NULL };
 
     *o = (struct probe_options){ .timeout_ms = DEFAULT_TIMEOUT_MS };
     for (int i = 1; i < argc; i++) {
@@ -302,19 +334,21 @@ void parse_options(struct probe_options *o, int argc, char **argv)
             o->json = true;
         } else if (strcmp(arg, "--insecure") == 0) {
             o->insecure = true;
-        } else if ((v = value_of("--request", argc, argv, &i)) != NULL) {
+        } else if ((v = value_of("--request", "TEXT", argc, argv, &i, &sep)) != NULL) {
             request = v;
-        } else if ((v = value_of("--http", argc, argv, &i)) != NULL) {
-            http = v;
-        } else if ((v = value_of("--sni", argc, argv, &i)) != NULL) {
+        } else if (strcmp(arg, "--http") == 0) {
+            http = http_path(argc, argv, &i);
+        } else if (strncmp(arg, "--http=", 7) == 0) {
+            http = arg + 7;
+        } else if ((v = value_of("--sni", "NAME", argc, argv, &i, &sep)) != NULL) {
             if (*v == '\0')
                 usage_error("--sni needs a name");
             o->sni = v;
-        } else if ((v = value_of("--ca-file", argc, argv, &i)) != NULL) {
+        } else if ((v = value_of("--ca-file", "FILE", argc, argv, &i, &sep)) != NULL) {
             if (*v == '\0')
                 usage_error("--ca-file needs a file name");
             o->ca_file = v;
-        } else if ((v = value_of("--timeout", argc, argv, &i)) != NULL) {
+        } else if ((v = value_of("--timeout", "MS", argc, argv, &i, &sep)) != NULL) {
             o->timeout_ms = parse_timeout(v);
         } else if (strcmp(arg, "--") == 0 && i + 1 < argc && target == NULL) {
             target = argv[++i];
@@ -327,7 +361,7 @@ void parse_options(struct probe_options *o, int argc, char **argv)
         }
     }
     if (target == NULL)
-        usage_error("missing HOST:PORT");
+        missing_target(&sep);
     if (request != NULL && http != NULL)
         usage_error("--request and --http exclude each other");
     if (o->insecure && o->ca_file != NULL)
