@@ -13,7 +13,13 @@ peer saw from the probe on the wire (its answer to the server's
 close_notify, its close_notify right after the handshake, nothing after a
 truncation).
 
-A bare --http before the target sends GET /.
+A first connection the server keeps open is "not observed": exit status 3,
+"result":"not_observed" in the JSON. Without a request the probe says at
+once on stderr that it waits for the server to close on its own: checked
+against a server of this script that closes only once it has seen that
+line (so the wait is not lengthened), and against the peer keeping the
+connection open (one run at the short timeout). A bare --http before the
+target sends GET /.
 
 Then the exit status 2 cases: usage errors (among them ports out of range
 or not numbers, checked before any connection: a port 65536 above a
@@ -31,8 +37,10 @@ import os
 import re
 import select
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Suite, TIMEOUT, Tap, clean_env, read_line, reap  # noqa: E402
@@ -46,6 +54,15 @@ PROBE_TIMEOUT_MS = 15000
 SHORT_TIMEOUT_MS = 2000
 PEER_WAIT_MS = 30000  # the peer outlives the probe's waits
 DATA_AFTER = 10       # --data-after-close: plaintext bytes after close_notify
+
+
+# The exit status and the overall result it goes with.
+STATUS_RESULT = {0: "clean", 1: "unclean", 3: "not_observed"}
+# The table's verdict line for each status.
+STATUS_VERDICT = {0: "clean: ", 1: "NOT CLEAN: ", 3: "not observed: "}
+# The probe's line on stderr when it has no request to send.
+WAITING_LINE = (r"^tlsclose-probe: no request to send: waiting up to {ms} ms for the server "
+                r"to close on its own \(for an HTTPS server use --http=/\)$")
 
 
 class Case:
@@ -128,9 +145,10 @@ def cases(tls):
              dict(CLEAN_CN, **answered),
              {"end": "timeout", "after": None, "result": "unclean"}, 1,
              [PEER_ANSWERED, PEER_PROBE_FIRST], timeout=SHORT_TIMEOUT_MS),
+        # Not observed is not clean: exit status 3.
         Case("server keeps the first connection open", "reply,reply",
              {"end": "timeout", "after": None, "result": "not_observed", "answered": None},
-             dict(CLEAN_CN), 0,
+             dict(CLEAN_CN), 3,
              # the probe ends it with close_notify
              [{"verdict": "close_notify", "replied": True},
               dict(PEER_PROBE_FIRST, replied=True)],
@@ -308,7 +326,7 @@ class Runner(Suite):
                 out = {}
             problems += field_problems(out, {"tls": f"TLSv{tls}", "verified": True,
                                              "exit": c.status,
-                                             "result": "clean" if c.status == 0 else "unclean"},
+                                             "result": STATUS_RESULT[c.status]},
                                        "probe")
             port = out.get("port")
             problems += field_problems(out.get("server_first", {}), c.server, "server_first")
@@ -329,8 +347,8 @@ class Runner(Suite):
             sent = int(request.split()[0]) if request[:1].isdigit() else None
             problems += table_problems(table["probe"], c.probe, "answer")
             verdict = table["verdict"] or ""
-            if verdict.startswith("NOT CLEAN") != (c.status == 1):
-                problems.append(f"verdict {verdict!r} with exit status {c.status} expected")
+            if not verdict.startswith(STATUS_VERDICT[c.status]):
+                problems.append(f"verdict {verdict!r}, expected {STATUS_VERDICT[c.status]!r}...")
             port = re.search(r"port (\d+)\)$", table["head"].get("target", ""))
             port = port and int(port.group(1))
         # The request as the peer received it.
@@ -459,6 +477,119 @@ class Runner(Suite):
             tap.result(not ready, f"port {big}: no connection reached port {port}",
                        [f"a connection to {port} is in the listen queue"])
 
+    # --- no request -----------------------------------------------------------
+
+    def no_request_line(self, tap, tls):
+        """Without a request the probe says at once on stderr that it waits
+        for the server to close. The server (this script) closes the first
+        connection with close_notify only after it has read that line, and
+        answers the probe's close_notify on the second: exit 0, clean, and
+        the line came while the probe was waiting."""
+        name = f"TLS {tls}: no request: the waiting line at once, then a clean close"
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.cert, self.key)
+        ctx.minimum_version = ctx.maximum_version = \
+            ssl.TLSVersion.TLSv1_2 if tls == "1.2" else ssl.TLSVersion.TLSv1_3
+        line_seen = threading.Event()
+        server_errors = []
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(2)
+        listener.settimeout(TIMEOUT)
+        port = listener.getsockname()[1]
+
+        def serve():
+            try:
+                # 1: wait for the line, then close_notify; unwrap() waits for
+                # the probe's answer, close() sends the FIN.
+                raw, _ = listener.accept()
+                with ctx.wrap_socket(raw, server_side=True) as conn:
+                    conn.settimeout(TIMEOUT)
+                    if not line_seen.wait(TIMEOUT):
+                        server_errors.append("connection 1: no waiting line on stderr")
+                    conn.unwrap().close()
+                # 2: the probe's close_notify (end of stream), our answer, FIN.
+                raw, _ = listener.accept()
+                with ctx.wrap_socket(raw, server_side=True) as conn:
+                    conn.settimeout(TIMEOUT)
+                    data = conn.recv(100)
+                    if data:
+                        server_errors.append(f"connection 2: {data!r} before close_notify")
+                    conn.unwrap().close()
+            except (OSError, ValueError) as e:
+                server_errors.append(f"server: {e!r}")
+
+        server = threading.Thread(target=serve, daemon=True)
+        server.start()
+        proc = subprocess.Popen([self.probe, f"--tls{tls}", f"--ca-file={self.cert}",
+                                 f"--timeout={PROBE_TIMEOUT_MS}", "--json", f"127.0.0.1:{port}"],
+                                env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        problems = []
+        try:
+            # The line must come while connection 1 is open: the server
+            # closes it only after this. Without it the probe waits for its
+            # timeout and then ends (EOF).
+            ready, _, _ = select.select([proc.stderr], [], [], TIMEOUT)
+            first = proc.stderr.readline() if ready else ""
+            line_seen.set()
+            if not re.match(WAITING_LINE.format(ms=PROBE_TIMEOUT_MS), first.rstrip("\n")):
+                problems.append(f"first stderr line {first!r}, expected the waiting line")
+            out, rest = proc.communicate(timeout=TIMEOUT + PROBE_TIMEOUT_MS * 6 // 1000)
+        finally:
+            line_seen.set()
+            reap(proc)
+            server.join(TIMEOUT)
+            listener.close()
+        problems += server_errors
+        if rest:
+            problems.append(f"more on stderr: {rest!r}")
+        if proc.returncode != 0:
+            problems.append(f"exit status {proc.returncode}, expected 0")
+        try:
+            out = json.loads(out)
+        except ValueError:
+            problems.append("not one JSON object")
+            out = {}
+        problems += field_problems(out, {"result": "clean", "exit": 0, "tls": f"TLSv{tls}"},
+                                   "probe")
+        problems += field_problems(out.get("server_first", {}),
+                                   dict(CLEAN_CN, request_bytes=0, app_in=0, answered=True,
+                                        waited_for_answer=True, problems=[]), "server_first")
+        problems += field_problems(out.get("probe_first", {}), dict(CLEAN_CN, problems=[]),
+                                   "probe_first")
+        tap.result(not problems, name, problems + [json.dumps(out)])
+
+    def no_request_open(self, tap):
+        """Without a request, against a server that waits for one (the peer
+        keeps the connection open): the waiting line, "not observed" with
+        its hint in the table, exit status 3. One run at the short timeout."""
+        proc, peer = self.run(self.peer_cmd(None, "reply,reply"),
+                              [f"--ca-file={self.cert}", f"--timeout={SHORT_TIMEOUT_MS}"])
+        problems = []
+        if proc.returncode != 3:
+            problems.append(f"exit status {proc.returncode}, expected 3")
+        err = proc.stderr.splitlines()
+        if len(err) != 1 or not re.match(WAITING_LINE.format(ms=SHORT_TIMEOUT_MS), err[0]):
+            problems.append(f"stderr {proc.stderr!r}, expected the waiting line only")
+        table = parse_table(proc.stdout)
+        server = table["server"]
+        want = {"request": ["none"], "result": ["not observed"],
+                "note": [f"the server did not close the connection within {SHORT_TIMEOUT_MS} ms",
+                         "no request was sent, and a server that waits for one does not "
+                         "close: use --http=/PATH (HTTPS) or --request=TEXT"]}
+        for label, values in want.items():
+            if server.get(label) != values:
+                problems.append(f"{label} rows {server.get(label)!r}, expected {values!r}")
+        if not (table["verdict"] or "").startswith(STATUS_VERDICT[3]):
+            problems.append(f"verdict {table['verdict']!r}")
+        # The peer waited for a request and got the probe's close_notify.
+        problems += field_problems(peer[0], {"verdict": "close_notify", "app_in": 0,
+                                             "replied": True}, "peer connection 1")
+        problems += field_problems(peer[1], PEER_PROBE_FIRST, "peer connection 2")
+        tap.result(not problems, "no request, the server keeps the connection open: "
+                   "the waiting line, not observed, exit 3", problems + [proc.stdout])
+
     # --- other successes ------------------------------------------------------
 
     def names_and_trust(self, tap):
@@ -510,6 +641,9 @@ def main():
         for c in cases(tls):
             for form in ("json", "table"):
                 runner.case(tap, tls, c, form)
+    for tls in ("1.2", "1.3"):
+        runner.no_request_line(tap, tls)
+    runner.no_request_open(tap)
     runner.names_and_trust(tap)
     runner.ipv6(tap)
     runner.failures(tap)

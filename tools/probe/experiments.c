@@ -108,6 +108,13 @@ static void server_closes_first(const struct probe_options *o, SSL_CTX *ctx, int
     tls_open(&c, ctx, o, fd);
     tls_handshake(&c, o, d);
     tls_describe(&c, o, r);
+    /* Without a request most servers wait for one and never close: say
+     * so before the wait, not only in the report after it. */
+    if (o->request_len == 0)
+        fprintf(stderr,
+                PROBE_NAME ": no request to send: waiting up to %d ms for the server to close "
+                           "on its own (for an HTTPS server use --http=/)\n",
+                o->timeout_ms);
     since = now_ms();
     wait = deadline_in(o->timeout_ms);
     /* A failed write (the server closed first) is no error of the probe:

@@ -39,6 +39,7 @@ static const char usage_text[] =
     "                        --http not followed by /PATH means GET /\n"
     "  --request=TEXT        request: TEXT as raw bytes, with C escapes\n"
     "                        (\\r \\n \\t \\\\ \\xHH \\NNN ...); default: send nothing\n"
+    "                        and wait for the server to close on its own\n"
     "  --sni=NAME            server name to send and to verify (default: HOST\n"
     "                        when it is a name)\n"
     "  --ca-file=FILE        trust the CA certificates in FILE (PEM) instead\n"
@@ -52,9 +53,10 @@ static const char usage_text[] =
     "\n"
     "Both --opt=VALUE and --opt VALUE are accepted.\n"
     "\n"
-    "Exit status: 0 when the server closes cleanly in both directions (or the\n"
-    "first connection stayed open: not observed), 1 when it does not, 2 on\n"
-    "usage, connection or handshake errors.\n";
+    "Exit status: 0 when the server closes cleanly in both directions, 1 when\n"
+    "it does not, 2 on usage, connection or handshake errors, 3 when nothing\n"
+    "unclean was seen but the server kept the first connection open until the\n"
+    "timeout (not observed: send a request, e.g. --http).\n";
 
 static void usage_error(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 

@@ -24,6 +24,11 @@
 #define EXIT_CLEAN 0
 #define EXIT_UNCLEAN 1
 #define EXIT_FAILURE_TO_PROBE 2 /* usage, connection or handshake error */
+/* Nothing unclean seen, but the server kept the first connection open
+ * until the timeout: how it closes was not observed, so not 0 (which says
+ * it was seen to close cleanly) and not 1 (nothing wrong was seen). Like
+ * the "maybe" of tlsclose --check. */
+#define EXIT_NOT_OBSERVED 3
 
 #define DEFAULT_TIMEOUT_MS 5000
 #define MAX_TIMEOUT_MS 600000

@@ -4,9 +4,11 @@
  * in TLS 1.3 the level is ignored, RFC 8446 §6), nothing after it, and then
  * ends TCP with a FIN. For the first connection a server that simply keeps
  * the connection open is "not observed" rather than unclean: without a
- * request that asks for the end (--http) it has no reason to close. For the
- * second, no answer to our close_notify within the timeout is unclean: the
- * server was told the client is done.
+ * request that asks for the end (--http) it has no reason to close; the
+ * run then exits with EXIT_NOT_OBSERVED, not 0, unless the second
+ * connection showed a problem. For the second, no answer to our
+ * close_notify within the timeout is unclean: the server was told the
+ * client is done.
  */
 
 #include "config.h"
@@ -89,7 +91,7 @@ static void judge_close_notify(const struct closing *cl, bool tls13, const char 
 }
 
 static void judge_server_first(const struct closing *cl, bool tls13, int timeout_ms,
-                               struct judgement *j)
+                               bool requested, struct judgement *j)
 {
     char name[32];
 
@@ -116,6 +118,10 @@ static void judge_server_first(const struct closing *cl, bool tls13, int timeout
         j->result = RESULT_NOT_OBSERVED;
         snprintf(j->problems[j->n++], PROBLEM_LEN,
                  "the server did not close the connection within %d ms", timeout_ms);
+        if (!requested)
+            snprintf(j->problems[j->n++], PROBLEM_LEN,
+                     "no request was sent, and a server that waits for one does not close: "
+                     "use --http=/PATH (HTTPS) or --request=TEXT");
         break;
     }
 }
@@ -264,9 +270,10 @@ static void print_table(const struct probe_options *o, const struct probe_result
 
     printf("\n%-15s %s\n", "verdict",
            overall == RESULT_UNCLEAN ? "NOT CLEAN: the server does not close properly"
-           : j1->result == RESULT_CLEAN
+           : overall == RESULT_CLEAN
                ? "clean: close_notify before FIN, and an answer to ours"
-               : "clean as far as observed: it answers our close_notify");
+               : "not observed: the server kept the first connection open; "
+                 "it answers our close_notify");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -422,11 +429,18 @@ int report(const struct probe_options *o, const struct probe_result *r)
     enum result overall;
     int status;
 
-    judge_server_first(&r->server_first, tls13, o->timeout_ms, &j1);
+    judge_server_first(&r->server_first, tls13, o->timeout_ms, o->request_len > 0, &j1);
     judge_probe_first(&r->probe_first, tls13, o->timeout_ms, &j2);
-    overall = j1.result == RESULT_UNCLEAN || j2.result == RESULT_UNCLEAN ? RESULT_UNCLEAN
-                                                                          : RESULT_CLEAN;
-    status = overall == RESULT_UNCLEAN ? EXIT_UNCLEAN : EXIT_CLEAN;
+    /* A problem seen anywhere outweighs what could not be seen. */
+    if (j1.result == RESULT_UNCLEAN || j2.result == RESULT_UNCLEAN)
+        overall = RESULT_UNCLEAN;
+    else if (j1.result == RESULT_NOT_OBSERVED)
+        overall = RESULT_NOT_OBSERVED;
+    else
+        overall = RESULT_CLEAN;
+    status = overall == RESULT_UNCLEAN        ? EXIT_UNCLEAN
+             : overall == RESULT_NOT_OBSERVED ? EXIT_NOT_OBSERVED
+                                              : EXIT_CLEAN;
     if (o->json)
         print_json(o, r, &j1, &j2, overall, status);
     else

@@ -6,8 +6,8 @@
 #include "probe.h"
 
 /* Prints the report on stdout, the table or with o->json one JSON object on
- * one line; returns the exit status (EXIT_CLEAN or EXIT_UNCLEAN; 2 if
- * stdout could not be written). */
+ * one line; returns the exit status (EXIT_CLEAN, EXIT_UNCLEAN or
+ * EXIT_NOT_OBSERVED; 2 if stdout could not be written). */
 int report(const struct probe_options *o, const struct probe_result *r);
 
 #endif
