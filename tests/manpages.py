@@ -18,6 +18,7 @@ import sys
 from harness import Tap, clean_env
 
 SRC = os.environ.get("TC_SRCDIR") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get("TC_BUILDDIR") or SRC
 DOC = os.path.join(SRC, "doc")
 TIMEOUT = 60  # seconds: hang guard for one groff run
 
@@ -168,8 +169,19 @@ def main():
     if not shutil.which("groff"):
         print("1..0 # SKIP groff not found (Debian package groff-base)")
         return 0
-    pages = sorted(glob.glob(os.path.join(DOC, "*.[1-8]")))
-    texts = {os.path.basename(p): lint(tap, p) for p in pages}
+    # doc/NAME.in is a template: the page checked is the one make generated
+    # from it in the build tree (the one installed).
+    # (In a build in the source tree the generated page is in DOC as well.)
+    pages = {os.path.basename(p): p for p in glob.glob(os.path.join(DOC, "*.[1-8]"))}
+    for template in glob.glob(os.path.join(DOC, "*.[1-8].in")):
+        name = os.path.basename(template)[:-3]
+        page = os.path.join(BUILD, "doc", name)
+        tap.result(os.path.exists(page), f"doc/{name} is generated from its template",
+                   [f"{page} does not exist: run make first"])
+        pages.pop(name, None)
+        if os.path.exists(page):
+            pages[name] = page
+    texts = {name: lint(tap, pages[name]) for name in sorted(pages)}
 
     for required in ("tlsclose.1", "tlsclose.7"):
         tap.result(required in texts, f"doc/{required} exists")
@@ -182,7 +194,8 @@ def main():
                       match=lambda t, v: v in t)
         check_missing(tap, "variable the wrapper reads or sets", page, variables, text)
         check_missing(tap, "exit status of the wrapper", page, statuses, sections.get("EXIT STATUS", ""))
-        absent = [f"{n}({s})" for n, s in set(refs) if not os.path.exists(os.path.join(DOC, f"{n}.{s}"))]
+        absent = [f"{n}({s})" for n, s in set(refs)
+              if not glob.glob(os.path.join(DOC, f"{n}.{s}")) + glob.glob(os.path.join(DOC, f"{n}.{s}.in"))]
         tap.result(bool(refs) and not absent, "the pages the wrapper refers to exist in doc/",
                    [f"missing: {', '.join(sorted(absent))}"])
 
