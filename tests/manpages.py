@@ -164,6 +164,29 @@ def lint(tap, page):
     return text, sections
 
 
+def check_paths(tap, pages):
+    """The pages that name installed paths name those this build installs
+    to (make's pkglibdir, TC_TEST_PKGLIBDIR), whatever --prefix was, and
+    keep no @VARIABLE@ unsubstituted."""
+    pkglibdir = os.environ.get("TC_TEST_PKGLIBDIR", "")
+    for name in sorted(pages):
+        with open(pages[name], encoding="utf-8") as f:
+            source = f.read()
+        left = sorted(set(re.findall(r"@[A-Za-z_]+@", source)))
+        tap.result(not left, f"{name}: every @VARIABLE@ substituted",
+                   [f"left: {', '.join(left)}"])
+        if not pkglibdir:
+            tap.skip(f"{name}: names the configured library path", "TC_TEST_PKGLIBDIR not set")
+            continue
+        text, sections = render(pages[name])
+        library = pkglibdir + "/libtlsclose.so"
+        files = sections.get("FILES", "")
+        others = sorted(set(re.findall(r"/\S*/libtlsclose\.so", text)) - {library})
+        tap.result(library in files and not others,
+                   f"{name}: FILES and every example name the configured library path {library}",
+                   [f"FILES: {files.strip()}"] + [f"another path: {o}" for o in others])
+
+
 def main():
     tap = Tap()
     if not shutil.which("groff"):
@@ -182,6 +205,8 @@ def main():
         if os.path.exists(page):
             pages[name] = page
     texts = {name: lint(tap, pages[name]) for name in sorted(pages)}
+    check_paths(tap, {name: path for name, path in pages.items()
+                      if name in ("tlsclose.1", "tlsclose.7")})
 
     for required in ("tlsclose.1", "tlsclose.7"):
         tap.result(required in texts, f"doc/{required} exists")
