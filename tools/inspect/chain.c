@@ -10,9 +10,9 @@
 #include "chain.h"
 #include "resolve.h"
 
-/* Linux's BINPRM_MAX_RECURSION: a script's interpreter may be a script,
- * four levels deep. */
-#define SCRIPT_LEVELS_MAX 4
+/* A script's interpreter may be a script: Linux runs five levels of them
+ * (exec_binprm fails with ELOOP when depth > 5) and refuses a sixth. */
+#define SCRIPT_LEVELS_MAX 5
 
 bool is_env(const char *path)
 {

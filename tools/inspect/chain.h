@@ -1,6 +1,6 @@
 /* chain.h: what the kernel runs for a file: the file itself, or for a
  * "#!" script its interpreter, which may be a script again (Linux follows
- * up to four levels), or /usr/bin/env, which runs a program it looks up in
+ * five levels), or /usr/bin/env, which runs a program it looks up in
  * PATH. The chain lists each file in that order; the last one is the
  * program whose libraries decide whether the library can act. */
 #ifndef TC_INSPECT_CHAIN_H
@@ -30,7 +30,7 @@ struct link {
     char arg[256];           /* LINK_SCRIPT: its optional argument ("" if none) */
 };
 
-/* Four script levels, an env between each, the program: 9. */
+/* Five script levels, an env after each, the program: 11. */
 #define CHAIN_MAX 12
 
 struct chain {

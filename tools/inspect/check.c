@@ -232,7 +232,7 @@ int check_command(const char *command)
     for (int i = 0; i < c.n; i++)
         link_facts(&c, i, &o);
     if (c.too_deep)
-        no(&o, path, "more than 4 levels of #! interpreters: the kernel refuses to run it");
+        no(&o, path, "more than 5 levels of #! scripts: the kernel refuses to run it");
     const char *subject = o.subject ? o.subject : path;
     char about[2 * PATH_MAX + 64];
     if (strcmp(subject, path) == 0)
