@@ -223,7 +223,10 @@ int check_command(const char *command)
     char path[PATH_MAX], shown[256];
     struct chain c;
     struct outcome o = { VERDICT_NO, "", NULL };
+    int quiet, status;
 
+    if ((status = validate_environment(&quiet)) != 0)
+        return status;
     if (resolve_command(command, path, sizeof path) == RESOLVE_NOT_FOUND) {
         message("%s: command not found", printable(command, shown, sizeof shown));
         return EXIT_USAGE;
