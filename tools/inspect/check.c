@@ -18,15 +18,29 @@
 
 static void fact(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* One fact of the current level: "  key: value". */
+static void line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A line of the report, made printable (names and paths are the files'). */
+static void line(const char *fmt, ...)
+{
+    char text[3 * PATH_MAX], shown[3 * PATH_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    printf("%s\n", printable(text, shown, sizeof shown));
+}
+
+/* One fact of the current level: "  key: value", on one line whatever
+ * the file holds (an interpreter path or a soname is the file's text). */
 static void fact(const char *key, const char *fmt, ...)
 {
+    char text[3 * PATH_MAX];
     va_list ap;
-    printf("  %s: ", key);
     va_start(ap, fmt);
-    vprintf(fmt, ap);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    putchar('\n');
+    line("  %s: %s", key, text);
 }
 
 static const char *yes_no(unsigned symbols, unsigned bit)
@@ -178,7 +192,7 @@ static void link_facts(const struct chain *c, int i, struct outcome *o)
     const struct link *l = &c->link[i];
     char real[PATH_MAX];
 
-    printf("%s: %s\n", level_label(c, i), l->path);
+    line("%s: %s", level_label(c, i), l->path);
     if (l->kind == LINK_MISSING) {
         fact("type", "not found%s", l->by_env ? " in PATH" : "");
         no(o, l->path, "%s %s not found", l->by_env ? "the program env runs," : "its interpreter", l->path);
@@ -244,13 +258,13 @@ int check_command(const char *command)
         snprintf(about, sizeof about, "%s (the interpreter of %s)", subject, path);
     switch (o.verdict) {
     case VERDICT_YES:
-        printf("verdict: yes: the library can act on %s: %s\n", about, o.reason);
+        line("verdict: yes: the library can act on %s: %s", about, o.reason);
         break;
     case VERDICT_MAYBE:
-        printf("verdict: maybe: %s: %s\n", about, o.reason);
+        line("verdict: maybe: %s: %s", about, o.reason);
         break;
     default:
-        printf("verdict: no: the library cannot act on %s: %s\n", about, o.reason);
+        line("verdict: no: the library cannot act on %s: %s", about, o.reason);
         break;
     }
     return (int)o.verdict;

@@ -20,13 +20,14 @@ const char *printable(const char *s, char *buf, unsigned size)
 
 void message(const char *fmt, ...)
 {
-    char line[4096];
+    char line[4096], shown[4096];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     fflush(stdout);
-    fprintf(stderr, MESSAGE_PREFIX "%s\n", line);
+    /* Names in it may come from the files inspected: one line always. */
+    fprintf(stderr, MESSAGE_PREFIX "%s\n", printable(line, shown, sizeof shown));
 }
 
 int main(int argc, char **argv)
