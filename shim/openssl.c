@@ -209,6 +209,15 @@ static int read_replayed(struct tc_conn *c, SSL *ssl, enum io_kind kind, int ex,
     return 1;
 }
 
+/* SSL_write of 0 bytes returns 0 when it succeeds (the byte count), with
+ * SSL_ERROR_SYSCALL and nothing queued: no failure of the connection
+ * (openssl s_client makes such a call after its handshake). The _ex form
+ * returns 1. */
+static inline int empty_write(enum io_kind kind, int num, int r)
+{
+    return kind == IO_WRITE && num == 0 && r == 0;
+}
+
 static int io_int(io_int_fn *real, SSL *ssl, void *buf, int num, enum io_kind kind)
 {
     struct tc_conn *c = io_enter(ssl);
@@ -217,7 +226,8 @@ static int io_int(io_int_fn *real, SSL *ssl, void *buf, int num, enum io_kind ki
         return r;
     r = real(ssl, buf, num);
     if (c)
-        r = io_done(c, ssl, r, r > 0, r > 0 ? (size_t)r : 0, kind, 0);
+        r = io_done(c, ssl, r, r > 0 || empty_write(kind, num, r), r > 0 ? (size_t)r : 0, kind,
+                    0);
     return r;
 }
 
@@ -315,7 +325,7 @@ TC_EXPORT int SSL_write(SSL *ssl, const void *buf, int num)
         return io_int((io_int_fn *)tc_ossl.SSL_write, ssl, (void *)buf, num, IO_WRITE);
     int r = tc_ossl.SSL_write(ssl, buf, num);
     if (r <= 0)
-        return io_done(c, ssl, r, 0, 0, IO_WRITE, 0);
+        return io_done(c, ssl, r, empty_write(IO_WRITE, num, r), 0, IO_WRITE, 0);
     count_bytes(&c->bytes_out, (size_t)r);
     io_leave(c);
     return r;
