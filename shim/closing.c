@@ -55,15 +55,6 @@ static int wait_ready(int fd, short events, long long deadline)
     }
 }
 
-/* Skips that are part of normal operation are info; skips that mean a
- * close_notify the program needed did not go out are warnings. */
-static void skipped(struct tc_conn *c, SSL *ssl, const char *reason, enum tc_level level, int fd,
-                    int peer_fd)
-{
-    tc_count(TC_COUNT_SKIPPED);
-    tc_report_via(c, ssl, "skipped", level, "reason", reason, fd, peer_fd, NULL);
-}
-
 /* --- SIGPIPE ---------------------------------------------------------------
  * OpenSSL writes with write(2), so a peer that reset the connection makes
  * our close_notify raise SIGPIPE. Block it in this thread only, and consume
@@ -143,37 +134,56 @@ static void bio_switch_leave(struct bio_switch *s)
 /* --- the decision ----------------------------------------------------------- */
 
 /* Returns NULL when close_notify should go out now, else the reason not to
- * (with *level how loudly to say it). *override is set when the program's
- * quiet shutdown must be overridden (TLSCLOSE_NOTIFY=always). *silent is set
- * when there is nothing to report (the program already sent close_notify);
- * *final when the reason cannot change, so the decision is made once. */
+ * (with *level how loudly to say it: skips that are part of normal
+ * operation are info, skips that mean a close_notify the program needed did
+ * not go out are warnings; *detail, when set, says more). *override is set
+ * when the program's quiet shutdown must be overridden
+ * (TLSCLOSE_NOTIFY=always). *silent is set when there is nothing to report
+ * (the connection's final event was logged already: the program or the
+ * library sent close_notify); *final when the reason cannot change, so the
+ * decision is made once whatever the trigger. */
 static const char *reason_not_to_send(struct tc_conn *c, SSL *ssl, int fd, int fd_closed,
                                       int pid_checked,
                                       int *override, int *silent, enum tc_level *level,
-                                      int *final)
+                                      int *final, const char **detail)
 {
     unsigned flags = tc_flags(c);
     *override = 0;
     *silent = 0;
     *level = TC_LEVEL_INFO;
+    *detail = NULL;
     *final = 0; /* ownership can change until the next trigger */
     if (flags & (TC_F_CLAIMED | TC_F_ALERT_WRITTEN)) {
         *silent = 1;
         return "already sent";
     }
+    /* Not final: until the connection ends, the program may still send
+     * close_notify itself (its own SSL_shutdown), and that is then its
+     * final event. */
+    if (tc_cfg()->notify == TC_NOTIFY_OFF)
+        return "notify off";
     /* getpid(): a vfork() child shares our memory, epoch included. The close
      * and shutdown wrappers (libc.c) compared getpid() with tc_pid already:
      * one system call per close, not two. */
     if ((!pid_checked && getpid() != tc_pid) || TC_LOAD(c->owner) != TC_LOAD(tc_epoch))
         return "not owner";
     *final = 1; /* the connection's state cannot come back from these */
-    if (flags & TC_F_FAILED)
+    if (flags & TC_F_FAILED) {
+        if ((flags & (TC_F_END_SEEN | TC_F_PEER_CN)) == TC_F_END_SEEN)
+            *detail = "the peer ended the connection without close_notify";
         return "failed";
-    if (tc_ossl.SSL_is_init_finished(ssl) != 1)
+    }
+    if (tc_ossl.SSL_is_init_finished(ssl) != 1) {
+        /* The peer's close_notify at fatal level (TLS 1.2) ended the
+         * connection cleanly, but leaves OpenSSL's object in its error
+         * state: no answer can be written. */
+        if (flags & TC_F_PEER_CN)
+            return "fatal close_notify";
         /* OpenSSL itself put an established connection in its error state
          * (fatal alert sent or received, 3.x EOF), or the handshake never
          * finished. */
         return (flags & TC_F_FD_BOUND) ? "failed" : "not established";
+    }
     /* The explicit quiet-shutdown API is a decision against close_notify,
      * overridden only by TLSCLOSE_NOTIFY=always. SENT without an alert
      * written (none seen: ALERT_WRITTEN above) is the SSL_set_shutdown()
@@ -507,7 +517,7 @@ static void end_claimed(struct tc_conn *c, SSL *ssl, enum tc_trigger trigger, in
         shown = tc_conn_any_fd(c, &fd_closed);
         if (shown >= 0) {
             pin = pin_descriptor(shown);
-            unpinned = pin < 0;
+            unpinned = pin < 0 ? (errno == EBADF ? EBADF : -1) : 0;
         }
         fd = pin;
     }
@@ -516,26 +526,36 @@ static void end_claimed(struct tc_conn *c, SSL *ssl, enum tc_trigger trigger, in
     int override, silent;
     enum tc_level level;
     int final;
+    const char *detail;
     const char *reason = reason_not_to_send(c, ssl, fd, fd_closed, pid_checked, &override,
-                                            &silent, &level, &final);
+                                            &silent, &level, &final, &detail);
     if (!reason && unpinned) {
-        /* No duplicate (descriptor limit): the number alone may name
-         * another file by the time the alert is written. */
-        reason = "no descriptor";
+        /* No duplicate. EBADF: the number in the table was closed behind
+         * the library's back (a raw close system call, or a close() it
+         * could not follow): the socket is gone. Otherwise the descriptor
+         * limit: the number alone may name another file by the time the
+         * alert is written. */
+        reason = unpinned == EBADF ? "fd closed" : "no descriptor";
         level = TC_LEVEL_WARN;
-        final = 0;
+        final = unpinned == EBADF;
     }
     if (!reason && (tc_set_flags(c, TC_F_CLAIMED) & TC_F_CLAIMED)) {
         reason = "already sent"; /* another thread got here first */
         silent = 1;
     }
     if (reason) {
-        /* Most reasons cannot change: decide once, so that the close, free
-         * and exit of one failed connection report it once. Ownership,
-         * a busy object or a pending write may change until the next
-         * trigger. */
-        if (!silent && !(final && (tc_set_flags(c, TC_F_CLAIMED) & TC_F_CLAIMED)))
-            skipped(c, ssl, reason, level, shown, fd >= 0 ? fd : shown);
+        /* The connection's one final event. Most reasons cannot change:
+         * decided once. The others (ownership, a busy object, a pending
+         * write, TLSCLOSE_NOTIFY=off) are final too when the trigger ends
+         * the connection for this process: its last descriptor closed, its
+         * write side shut down, the object freed, the process ending. A
+         * reply or a quiet SSL_shutdown leaves them to the next trigger,
+         * and says nothing now. */
+        int ends = trigger != TC_TRIGGER_REPLY && trigger != TC_TRIGGER_QUIET;
+        if (!silent && (final || ends)) {
+            tc_set_flags(c, TC_F_CLAIMED);
+            tc_report_skipped(c, ssl, reason, level, shown, fd >= 0 ? fd : shown, detail);
+        }
         if (pin >= 0)
             TC_LIBC(close)(pin);
         return;
@@ -638,22 +658,21 @@ static void end_claimed(struct tc_conn *c, SSL *ssl, enum tc_trigger trigger, in
     const char *trig = trigger_names[trigger];
     switch (out) {
     case SENT_OK:
-        tc_count(TC_COUNT_SENT);
-        tc_report_via(c, ssl, "sent", TC_LEVEL_INFO, "trigger", trig, shown, fd,
-                      answered ? "peer answered with close_notify" : NULL);
+        tc_report_sent(c, ssl, trig, shown, fd,
+                       answered ? "peer answered with close_notify" : NULL);
         break;
     case SENT_NOTHING:
         if (!reply) /* a reply not written is tried again by the next trigger */
-            skipped(c, ssl, "timeout", TC_LEVEL_WARN, shown, fd);
+            tc_report_skipped(c, ssl, "timeout", TC_LEVEL_WARN, shown, fd, NULL);
         break;
     case SENT_TIMEOUT:
-        skipped(c, ssl, "timeout", TC_LEVEL_WARN, shown, fd);
+        tc_report_skipped(c, ssl, "timeout", TC_LEVEL_WARN, shown, fd, NULL);
         break;
     case SENT_PEER_GONE:
-        skipped(c, ssl, "peer gone", TC_LEVEL_WARN, shown, fd);
+        tc_report_skipped(c, ssl, "peer gone", TC_LEVEL_WARN, shown, fd, NULL);
         break;
     case SENT_ERROR:
-        skipped(c, ssl, "error", TC_LEVEL_WARN, shown, fd);
+        tc_report_skipped(c, ssl, "error", TC_LEVEL_WARN, shown, fd, NULL);
         break;
     }
     if (pin >= 0)
@@ -662,10 +681,10 @@ static void end_claimed(struct tc_conn *c, SSL *ssl, enum tc_trigger trigger, in
 
 void tc_end_connection(struct tc_conn *c, enum tc_trigger trigger, int fd)
 {
-    /* Already sent (by the program, or by us at an earlier trigger: the
-     * SSL_free after a close): nothing to decide, nothing to report, no
-     * lookup. */
-    if (tc_cfg()->notify == TC_NOTIFY_OFF || (tc_flags(c) & (TC_F_CLAIMED | TC_F_ALERT_WRITTEN)))
+    /* Already ended (sent by the program, or by us at an earlier trigger:
+     * the SSL_free after a close; or skipped for good): nothing to decide,
+     * nothing to report, no lookup. */
+    if (tc_flags(c) & (TC_F_ENDED | TC_F_CLAIMED | TC_F_ALERT_WRITTEN))
         return;
     /* outer: a claim this thread already holds (a signal handler that
      * interrupted the library, which then ends another connection). */
@@ -677,7 +696,7 @@ void tc_end_connection(struct tc_conn *c, enum tc_trigger trigger, int fd)
      * OpenSSL freed it without our SSL_free wrapper (BIO_free_all inside a
      * -Bsymbolic libssl). */
     SSL *ssl = TC_LOAD(c->ssl);
-    if (ssl && !(tc_flags(c) & (TC_F_CLAIMED | TC_F_ALERT_WRITTEN)))
+    if (ssl && !(tc_flags(c) & (TC_F_ENDED | TC_F_CLAIMED | TC_F_ALERT_WRITTEN)))
         end_claimed(c, ssl, trigger, fd);
     object_release(c, outer);
     errno = saved_errno;

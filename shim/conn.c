@@ -250,8 +250,18 @@ static void publish_locked(int fd, struct tc_conn *c)
 static void ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
 {
     (void)ad, (void)idx, (void)argl, (void)argp;
-    if (ptr && ptr != &ignored)
+    if (ptr && ptr != &ignored) {
+        /* Freed inside OpenSSL without passing through the SSL_free
+         * wrapper (BIO_free_all in a libssl linked with -Bsymbolic): the
+         * library could not act, and the connection ends here. The object
+         * is being torn down: no OpenSSL call, no peer lookup. Nothing is
+         * said when its final event was logged already (the usual case). */
+        struct tc_conn *c = ptr;
+        tc_report_skipped(c, NULL, "freed by OpenSSL", TC_LEVEL_INFO, c->fd, -1,
+                          "the SSL object was freed inside OpenSSL, where the library "
+                          "cannot act (whether close_notify went out is not known)");
         tc_conn_detach(parent, ptr);
+    }
 }
 
 /* SSL_dup copies ex_data pointers; the copy must not share our record. The
@@ -354,6 +364,8 @@ struct tc_conn *tc_conn_track(SSL *ssl)
     c->fd = -1;
     c->owner = TC_LOAD(tc_epoch);
     c->refs = 1; /* the SSL attachment */
+    /* Counted as it starts; it ends with exactly one final event (report.h). */
+    tc_count(TC_COUNT_CONNECTIONS);
     c->next = live_list;
     if (live_list)
         live_list->prev = c;
@@ -393,7 +405,6 @@ void tc_conn_learn_fd(struct tc_conn *c, SSL *ssl)
 {
     if (tc_set_flags(c, TC_F_FD_BOUND) & TC_F_FD_BOUND)
         return;
-    tc_count(TC_COUNT_CONNECTIONS); /* established: counted once per connection */
     int saved = errno;
     int fd = tc_ossl.SSL_get_wfd(ssl);
     struct stat st;
@@ -414,8 +425,10 @@ void tc_conn_learn_fd(struct tc_conn *c, SSL *ssl)
 
 void tc_conn_reset(struct tc_conn *c)
 {
-    /* What concerns the object, not the connection, stays. */
-    tc_clear_flags(c, ~(TC_F_SENDING | TC_F_FREEING));
+    /* What concerns the object, not the connection, stays; and whether the
+     * connection on it is counted yet (OpenSSL's own SSL_clear, inside the
+     * first handshake, comes after the program's). */
+    tc_clear_flags(c, ~(TC_F_SENDING | TC_F_FREEING | TC_F_UNCOUNTED));
     TC_STORE(c->bytes_in, 0ULL);
     TC_STORE(c->bytes_out, 0ULL);
 }
@@ -437,6 +450,11 @@ struct tc_conn *tc_fd_last(int fd, int *locked_out)
     }
     table_release();
     return held;
+}
+
+struct tc_conn *tc_fd_peek_locked_out(int fd)
+{
+    return tc_fd_peek(fd);
 }
 
 void tc_fd_forget(int fd)
@@ -589,5 +607,23 @@ void tc_conn_atfork_child(void)
 {
     tc_pid = getpid();
     __atomic_fetch_add(&tc_epoch, 1, __ATOMIC_ACQ_REL);
+    /* The child's counts are its own: the connections it inherited that
+     * have not ended are its connections too (each ends in the child with a
+     * final event of its own, "not owner" unless the child uses it). Not
+     * those a thread of the parent was ending at the fork (its decision
+     * taken, or the alert written, the event not logged yet), nor those it
+     * was freeing: that thread is not in the child, the parent reports
+     * them, and the child leaves them alone. Nor can a claim of that thread
+     * (TC_F_SENDING) ever be released in the child: dropped, so that the
+     * child's exit does not wait for it. The lock is held: the list is
+     * stable. */
+    unsigned long long inherited = 0;
+    for (struct tc_conn *c = live_list; c; c = c->next) {
+        unsigned flags = tc_clear_flags_old(c, TC_F_SENDING);
+        if (!(flags & (TC_F_ENDED | TC_F_CLAIMED | TC_F_ALERT_WRITTEN | TC_F_FREEING |
+                       TC_F_UNCOUNTED)))
+            inherited++;
+    }
+    tc_counts_restart(inherited);
     table_release();
 }

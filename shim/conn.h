@@ -34,6 +34,10 @@ enum {
     TC_F_DRAIN = 1u << 12,        /* the library's close_notify went out: drain unread
                                    * bytes before the real close (FIN, not RST) */
     TC_F_REPLIED = 1u << 13,      /* that close_notify answered the peer's (TLSCLOSE_REPLY) */
+    TC_F_ENDED = 1u << 14,        /* the connection's one final event (sent or skipped) is
+                                   * counted and logged (report.c: tc_report_end) */
+    TC_F_UNCOUNTED = 1u << 15,    /* SSL_clear reset the record: the connection on it is
+                                   * counted when it ends, not when it starts */
 };
 
 /* What the program is told about the connection's end, once the receive
@@ -73,6 +77,10 @@ static inline unsigned tc_set_flags(struct tc_conn *c, unsigned f)
 static inline void tc_clear_flags(struct tc_conn *c, unsigned f)
 {
     __atomic_fetch_and(&c->flags, ~f, __ATOMIC_ACQ_REL);
+}
+static inline unsigned tc_clear_flags_old(struct tc_conn *c, unsigned f)
+{
+    return __atomic_fetch_and(&c->flags, ~f, __ATOMIC_ACQ_REL);
 }
 
 /* The SSL object is still there and no SSL_free has begun on it. */
@@ -178,6 +186,15 @@ void tc_fd_forget(int fd);
 /* Returns the record fd maps to, held, if its SSL object is alive (any
  * record when any is set). *locked_out as for tc_fd_take. */
 struct tc_conn *tc_fd_hold(int fd, int any, int *locked_out);
+
+/* The record fd maps to, for a caller that could not take the table lock
+ * (*locked_out above) and must still end the connection (a close() from a
+ * signal handler): read without the lock and without a reference. Records
+ * live in pages that are never unmapped and the slot holds a reference, so
+ * the record is this descriptor's unless another thread replaces the very
+ * slot meanwhile (closes or duplicates onto the same number at the same
+ * moment); use its atomic flags and counters only. NULL when none. */
+struct tc_conn *tc_fd_peek_locked_out(int fd);
 
 /* newfd now refers to the same open file as oldfd (dup family). Returns 0
  * when the table lock could not be taken (the copy is then not tracked). */

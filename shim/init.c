@@ -1,6 +1,7 @@
 /* init.c: start-up, configuration, fork and exit handling (see init.h). */
 #include "config.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/auxv.h>
@@ -71,22 +72,31 @@ static void end_at_exit(struct tc_conn *c)
     tc_end_connection(c, TC_TRIGGER_EXIT, -1);
 }
 
+/* After OPENSSL_cleanup: no OpenSSL call, so the reason comes from what the
+ * library noted. A connection whose final event was logged (the program's
+ * or the library's close_notify, a skip for good) is left out. */
 static void log_after_cleanup(struct tc_conn *c)
 {
     unsigned flags = tc_flags(c);
-    if (flags & (TC_F_CLAIMED | TC_F_ALERT_WRITTEN | TC_F_FAILED))
+    if (flags & (TC_F_ENDED | TC_F_CLAIMED | TC_F_ALERT_WRITTEN))
         return;
-    tc_count(TC_COUNT_SKIPPED);
-    tc_report(c, NULL, "skipped", TC_LEVEL_WARN, "reason", "after cleanup", c->fd, NULL);
+    if (flags & TC_F_FAILED)
+        tc_report_skipped(c, NULL, "failed", TC_LEVEL_INFO, c->fd, c->fd, NULL);
+    else if (!(flags & TC_F_FD_BOUND))
+        tc_report_skipped(c, NULL, "not established", TC_LEVEL_INFO, c->fd, c->fd, NULL);
+    else
+        tc_report_skipped(c, NULL, "after cleanup", TC_LEVEL_WARN, c->fd, c->fd, NULL);
 }
 
 static void at_exit(void)
 {
+    int saved = errno;
     if (tc_ossl.OPENSSL_init_crypto(TC_OPENSSL_INIT_BASE_ONLY, NULL) != 1)
         tc_conn_foreach(log_after_cleanup);
     else
         tc_conn_foreach(end_at_exit);
     tc_report_summary();
+    errno = saved;
 }
 
 /* The last thing the library does in the process, after every atexit

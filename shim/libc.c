@@ -31,12 +31,16 @@
  * that interrupted malloc() while another thread forks: see
  * table_acquire_bounded). Async-signal-safe (getpeername, snprintf of
  * numbers, write). */
-static void interrupted(int fd)
+static void interrupted(struct tc_conn *c, int fd)
 {
-    tc_count(TC_COUNT_SKIPPED);
-    tc_report_fd("skipped", TC_LEVEL_WARN, "reason", "interrupted", fd,
-                 "closed from a signal handler that interrupted TLS work, or while the "
-                 "library's table stayed locked; no close_notify");
+    if (!c)
+        return; /* no record: no connection to end */
+    /* Decided for good: a later SSL_free must not write the alert through
+     * the BIO's descriptor number, closed now and maybe reused by then. */
+    tc_set_flags(c, TC_F_CLAIMED);
+    tc_report_skipped(c, NULL, "interrupted", TC_LEVEL_WARN, fd, fd,
+                      "closed from a signal handler that interrupted TLS work, or while the "
+                      "library's table stayed locked; no close_notify");
 }
 
 /* The program is about to close fd (explicitly or implicitly): unpublish
@@ -52,21 +56,17 @@ static void closing_fd(int fd)
     int locked_out = 0;
     struct tc_conn *c = tc_fd_last(fd, &locked_out);
     if (c && tc_conn_alive(c)) {
-        if (tc_in_openssl > 0) {
-            /* Decided for good: a later SSL_free must not write the alert
-             * through the BIO's descriptor number, closed now and maybe
-             * reused by then. */
-            tc_set_flags(c, TC_F_CLAIMED);
-            interrupted(fd);
-        } else {
+        if (tc_in_openssl > 0)
+            interrupted(c, fd);
+        else
             tc_end_connection(c, TC_TRIGGER_CLOSE, fd);
-        }
     }
     if (locked_out) {
         /* The slot stays published (no lock to change it): a later trigger
          * finds the descriptor closed or reused (its identity differs) and
-         * sends nothing through it. */
-        interrupted(fd);
+         * sends nothing through it. The connection ends here, without
+         * close_notify (unless a copy of the descriptor stays open). */
+        interrupted(tc_fd_peek_locked_out(fd), fd);
     } else {
         tc_fd_forget(fd);
     }
@@ -106,12 +106,12 @@ TC_EXPORT int shutdown(int fd, int how)
         struct tc_conn *c = tc_fd_hold(fd, 0, &locked_out);
         if (c) {
             if (tc_in_openssl > 0)
-                interrupted(fd);
+                interrupted(c, fd);
             else
                 tc_end_connection(c, TC_TRIGGER_SHUTDOWN, fd);
             tc_conn_put(c);
         } else if (locked_out) {
-            interrupted(fd);
+            interrupted(tc_fd_peek_locked_out(fd), fd);
         }
         errno = saved;
     }
@@ -126,9 +126,10 @@ static int after_dup(int oldfd, int newfd)
          * during fork) fails here: the copy is then not known, and closing
          * the original ends the connection early. Said, not waited for. */
         if (!tc_fd_copied(oldfd, newfd))
-            tc_report_fd("skipped", TC_LEVEL_WARN, "reason", "interrupted", newfd,
+            tc_report_fd("untracked", TC_LEVEL_WARN, "reason", "interrupted", newfd,
                          "descriptor copied from a signal handler while the library's table "
-                         "was locked; the copy is not tracked");
+                         "was locked; the copy is not tracked, so closing the original ends "
+                         "the connection");
         errno = saved;
     }
     return newfd;

@@ -166,9 +166,10 @@ size_t tc_log_format(char *buf, size_t size, enum tc_format format,
             put_json_string(&o, ev->detail);
         }
         if (ev->summary)
-            put(&o, ",\"connections\":%llu,\"sent\":%llu,\"skipped\":%llu,\"truncations\":%llu",
+            put(&o, ",\"connections\":%llu,\"sent\":%llu,\"skipped\":%llu,\"by_program\":%llu,"
+                    "\"open\":%llu,\"truncations\":%llu",
                 ev->summary->connections, ev->summary->sent, ev->summary->skipped,
-                ev->summary->truncations);
+                ev->summary->by_program, ev->summary->open, ev->summary->truncations);
         put(&o, "}");
         if (o.len == size - 1 && size > 2) {
             /* Truncated: keep the line valid JSON rather than cut mid-token. */
@@ -198,9 +199,10 @@ size_t tc_log_format(char *buf, size_t size, enum tc_format format,
         if (ev->detail)
             put_text_value(&o, "detail", ev->detail);
         if (ev->summary)
-            put(&o, " connections=%llu sent=%llu skipped=%llu truncations=%llu",
+            put(&o, " connections=%llu sent=%llu skipped=%llu by_program=%llu open=%llu "
+                    "truncations=%llu",
                 ev->summary->connections, ev->summary->sent, ev->summary->skipped,
-                ev->summary->truncations);
+                ev->summary->by_program, ev->summary->open, ev->summary->truncations);
     }
     return o.len;
 }

@@ -4,8 +4,9 @@
 
 #include "policy.h"
 
+/* connections = sent + skipped + open; by_program is part of skipped. */
 struct tc_summary {
-    unsigned long long connections, sent, skipped, truncations;
+    unsigned long long connections, sent, skipped, by_program, open, truncations;
 };
 
 struct tc_event {

@@ -390,6 +390,19 @@ TC_EXPORT int SSL_do_handshake(SSL *ssl)
 
 /* --- ending ---------------------------------------------------------------------- */
 
+/* The program's own SSL_shutdown wrote close_notify: the library has
+ * nothing to send, and that is the connection's final event (debug level:
+ * the good case), said now, when it happens. errno is preserved. */
+static void program_sent(struct tc_conn *c, SSL *ssl)
+{
+    int saved = errno;
+    unsigned flags = tc_set_flags(c, TC_F_ALERT_WRITTEN);
+    tc_report_skipped(c, ssl, tc_reason_by_program, TC_LEVEL_DEBUG, c->fd, c->fd,
+                      (flags & TC_F_PEER_CN) ? "the program answered the peer's close_notify"
+                                             : NULL);
+    errno = saved;
+}
+
 TC_EXPORT int SSL_shutdown(SSL *ssl)
 {
     REAL_OR(SSL_shutdown, -1);
@@ -433,7 +446,7 @@ TC_EXPORT int SSL_shutdown(SSL *ssl)
     int r = tc_ossl.SSL_shutdown(ssl);
     if (!quiet && !(before & TC_SSL_SENT_SHUTDOWN) &&
         (tc_ossl.SSL_get_shutdown(ssl) & TC_SSL_SENT_SHUTDOWN))
-        tc_set_flags(c, TC_F_ALERT_WRITTEN);
+        program_sent(c, ssl);
     io_leave(c);
     return r;
 }
@@ -467,27 +480,56 @@ TC_EXPORT void SSL_free(SSL *ssl)
      * BIO_CLOSE), and one under way in another thread is waited for. */
     if (!tc_object_retire(c)) {
         /* Still in use past every bound: leaking the object is harmless,
-         * freeing it under the other thread is not. */
-        tc_report(c, NULL, "skipped", TC_LEVEL_WARN, "reason", "busy", c->fd,
-                  "SSL_free while the library was still sending on the object in another "
-                  "thread; the object is left allocated");
+         * freeing it under the other thread is not. Said only when it is
+         * the connection's final event (the other thread's send has not
+         * reported yet). */
+        tc_report_skipped(c, NULL, "busy", TC_LEVEL_WARN, c->fd, c->fd,
+                          "SSL_free while the library was still sending on the object in "
+                          "another thread; the object is left allocated");
         return;
     }
     tc_ossl.SSL_free(ssl);
+}
+
+/* SSL_clear made the object ready for a new connection. The one it had
+ * ends here if it has not ended yet (SSL_clear is no trigger: nothing is
+ * sent); the next is counted when it ends (TC_F_UNCOUNTED). A record reset
+ * before and not used since stands for no connection: nothing to say.
+ * errno is preserved. */
+static void clear_connection(struct tc_conn *c)
+{
+    int saved = errno;
+    unsigned flags = tc_flags(c);
+    int unused = (flags & TC_F_UNCOUNTED) && !(flags & TC_F_FD_BOUND) &&
+                 TC_LOAD(c->bytes_in) == 0 && TC_LOAD(c->bytes_out) == 0;
+    if (!unused)
+        tc_report_skipped(c, NULL, (flags & TC_F_FD_BOUND) ? "cleared" : "not established",
+                          TC_LEVEL_INFO, c->fd, -1,
+                          (flags & TC_F_FD_BOUND) ? "SSL_clear on a connection that had not "
+                                                    "ended: the object is reused"
+                                                  : NULL);
+    tc_conn_reset(c);
+    tc_set_flags(c, TC_F_UNCOUNTED);
+    errno = saved;
 }
 
 TC_EXPORT int SSL_clear(SSL *ssl)
 {
     REAL_OR(SSL_clear, 0);
     struct tc_conn *c = tc_openssl_ready() ? tc_conn_get(ssl) : NULL;
+    /* OpenSSL calls it too, from inside the program's first handshake:
+     * that is no new connection. */
+    int own_call = tc_in_openssl == 0;
     if (c) {
         tc_in_openssl++;
         enter_call(c); /* not under a send of the library's in another thread */
     }
     int r = tc_ossl.SSL_clear(ssl);
     if (c) {
-        if (r == 1)
-            tc_conn_reset(c); /* the object starts a new connection */
+        if (r == 1 && own_call)
+            clear_connection(c); /* the object starts a new connection */
+        else if (r == 1)
+            tc_conn_reset(c);
         io_leave(c);
     }
     return r;

@@ -90,7 +90,8 @@ int tc_tcp_socket_at_eof(void)
     return found;
 }
 
-/* peer_fd: the descriptor whose peer the event names (usually fd). */
+/* peer_fd: the descriptor whose peer the event names (usually fd; -1:
+ * none). */
 static void report(struct tc_conn *c, SSL *ssl, const char *name, enum tc_level level,
                    const char *key, const char *value, int fd, int peer_fd,
                    const char *detail)
@@ -115,13 +116,6 @@ void tc_report(struct tc_conn *c, SSL *ssl, const char *name, enum tc_level leve
         report(c, ssl, name, level, key, value, fd, fd, detail);
 }
 
-void tc_report_via(struct tc_conn *c, SSL *ssl, const char *name, enum tc_level level,
-                   const char *key, const char *value, int fd, int peer_fd, const char *detail)
-{
-    if (tc_log_enabled(level))
-        report(c, ssl, name, level, key, value, fd, peer_fd, detail);
-}
-
 void tc_report_truncation(struct tc_conn *c, SSL *ssl, enum tc_level level, const char *policy,
                           int maybe_read_error)
 {
@@ -133,16 +127,82 @@ void tc_report_truncation(struct tc_conn *c, SSL *ssl, enum tc_level level, cons
                                 : "the peer ended the connection without close_notify");
 }
 
+/* --- the final event ------------------------------------------------------ */
+
+const char tc_reason_by_program[] = "sent by program";
+
+/* Takes the connection's one final event; 1 when this caller has it. The
+ * connection is counted here when SSL_clear made it uncounted. */
+static int take_end(struct tc_conn *c)
+{
+    unsigned old = tc_set_flags(c, TC_F_ENDED);
+    if (old & TC_F_ENDED)
+        return 0;
+    if (old & TC_F_UNCOUNTED) {
+        tc_clear_flags(c, TC_F_UNCOUNTED);
+        tc_count(TC_COUNT_CONNECTIONS);
+    }
+    return 1;
+}
+
+int tc_report_sent(struct tc_conn *c, SSL *ssl, const char *trigger, int fd, int peer_fd,
+                   const char *detail)
+{
+    if (!take_end(c))
+        return 0;
+    tc_count(TC_COUNT_SENT);
+    if (tc_log_enabled(TC_LEVEL_INFO))
+        report(c, ssl, "sent", TC_LEVEL_INFO, "trigger", trigger, fd, peer_fd, detail);
+    return 1;
+}
+
+int tc_report_skipped(struct tc_conn *c, SSL *ssl, const char *reason, enum tc_level level,
+                      int fd, int peer_fd, const char *detail)
+{
+    if (!take_end(c))
+        return 0;
+    tc_count(TC_COUNT_SKIPPED);
+    if (reason == tc_reason_by_program)
+        tc_count(TC_COUNT_BY_PROGRAM);
+    if (tc_log_enabled(level))
+        report(c, ssl, "skipped", level, "reason", reason, fd, peer_fd, detail);
+    return 1;
+}
+
+/* --- counts and the summary ---------------------------------------------------- */
+
+static int summary_written;
+
+void tc_counts_restart(unsigned long long inherited)
+{
+    for (int i = 0; i < TC_COUNTS; i++)
+        __atomic_store_n(&counts[i], 0ULL, __ATOMIC_RELAXED);
+    __atomic_store_n(&counts[TC_COUNT_CONNECTIONS], inherited, __ATOMIC_RELAXED);
+    __atomic_store_n(&summary_written, 0, __ATOMIC_RELAXED);
+}
+
+static unsigned long long count_of(enum tc_count which)
+{
+    return __atomic_load_n(&counts[which], __ATOMIC_RELAXED);
+}
+
 void tc_report_summary(void)
 {
-    if (!tc_log_enabled(TC_LEVEL_INFO))
+    if (__atomic_exchange_n(&summary_written, 1, __ATOMIC_ACQ_REL) ||
+        !tc_log_enabled(TC_LEVEL_INFO))
         return;
+    /* The final counts first: connections last, so that a connection whose
+     * final event races with this (another thread) shows as open rather
+     * than making the sum exceed the connections. */
     struct tc_summary sum = {
-        .connections = __atomic_load_n(&counts[TC_COUNT_CONNECTIONS], __ATOMIC_RELAXED),
-        .sent = __atomic_load_n(&counts[TC_COUNT_SENT], __ATOMIC_RELAXED),
-        .skipped = __atomic_load_n(&counts[TC_COUNT_SKIPPED], __ATOMIC_RELAXED),
-        .truncations = __atomic_load_n(&counts[TC_COUNT_TRUNCATIONS], __ATOMIC_RELAXED),
+        .sent = count_of(TC_COUNT_SENT),
+        .skipped = count_of(TC_COUNT_SKIPPED),
+        .by_program = count_of(TC_COUNT_BY_PROGRAM),
+        .truncations = count_of(TC_COUNT_TRUNCATIONS),
     };
+    sum.connections = count_of(TC_COUNT_CONNECTIONS);
+    unsigned long long ended = sum.sent + sum.skipped;
+    sum.open = sum.connections > ended ? sum.connections - ended : 0;
     struct tc_event ev = { .name = "summary", .level = TC_LEVEL_INFO, .fd = -1, .summary = &sum };
     tc_log_event(&ev);
 }

@@ -11,11 +11,6 @@
 void tc_report(struct tc_conn *c, SSL *ssl, const char *name, enum tc_level level,
                const char *key, const char *value, int fd, const char *detail);
 
-/* The same, with the peer address read from peer_fd: a private duplicate
- * of fd, when the number itself may name another file by now. */
-void tc_report_via(struct tc_conn *c, SSL *ssl, const char *name, enum tc_level level,
-                   const char *key, const char *value, int fd, int peer_fd, const char *detail);
-
 /* An event about a descriptor whose record cannot be looked at (no bytes,
  * no TLS version): a close() that interrupted the library itself. */
 void tc_report_fd(const char *name, enum tc_level level, const char *key, const char *value,
@@ -35,17 +30,44 @@ int tc_fd_at_eof(int fd);
  * descriptors: for the end of a connection only. */
 int tc_tcp_socket_at_eof(void);
 
+/* --- the final event of a connection (SPEC 4.4) ---------------------------
+ * Every connection ends with exactly one: "sent" (the library sent
+ * close_notify; trigger) or "skipped" (it did not; reason, which says why,
+ * including "sent by program" when the program sent close_notify itself).
+ * The first call for a connection wins (TC_F_ENDED): it is counted for the
+ * summary, and logged when its level is shown; every later call does
+ * nothing and returns 0. fd: the descriptor the event shows; peer_fd: the
+ * one whose peer it names (a private duplicate of fd when the number may
+ * name another file by now; -1: none). */
+
+int tc_report_sent(struct tc_conn *c, SSL *ssl, const char *trigger, int fd, int peer_fd,
+                   const char *detail);
+int tc_report_skipped(struct tc_conn *c, SSL *ssl, const char *reason, enum tc_level level,
+                      int fd, int peer_fd, const char *detail);
+
+/* The reason of the final event of a connection whose close_notify the
+ * program sent itself (debug level: the good case). */
+extern const char tc_reason_by_program[];
+
 enum tc_count {
-    TC_COUNT_CONNECTIONS,
-    TC_COUNT_SENT,
-    TC_COUNT_SKIPPED,
+    TC_COUNT_CONNECTIONS, /* records started: every connection gets one final event */
+    TC_COUNT_SENT,        /* final events "sent" */
+    TC_COUNT_SKIPPED,     /* final events "skipped" (by_program included) */
+    TC_COUNT_BY_PROGRAM,  /* of those, reason "sent by program" */
     TC_COUNT_TRUNCATIONS,
     TC_COUNTS
 };
 
 void tc_count(enum tc_count which);
 
-/* The summary event at exit (info level). */
+/* In a forked child: the counts start again, with the connections the child
+ * inherited that have not ended (they end in the child too, with a final
+ * event of its own: "not owner", or whatever the child does with them). */
+void tc_counts_restart(unsigned long long inherited);
+
+/* The summary event at exit (info level), at most once per process:
+ * connections = sent + skipped + open. Never calls OpenSSL; errno
+ * preserved. */
 void tc_report_summary(void);
 
 #endif

@@ -65,7 +65,8 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Suite, TIMEOUT, Tap, clean_env, describe, run_with_peer  # noqa: E402
+from harness import (Suite, TIMEOUT, Tap, clean_env, describe,  # noqa: E402
+                     event_pid, final_event_problems, run_with_peer)
 
 # Hang guards, not performance bars: an ASan build on a slow machine is
 # several times slower. A single-connection program gets RUN_TIMEOUT, the
@@ -213,7 +214,9 @@ class Runner(Suite):
                 f"--forks={forks}", f"--idle={idle}"] + (["--signals"] if signals else [])
         what = (f"{threads} threads x {conns} connections, {forks} forks" +
                 (", signals closing descriptors and interrupting waits" if signals else ""))
-        res = self.run(argv, count, timeout=THREADED_TIMEOUT)
+        # At debug level every final event is logged (the program's own
+        # close_notify too): one per connection in each process.
+        res = self.run(argv, count, timeout=THREADED_TIMEOUT, env={"TLSCLOSE_LOG_LEVEL": "debug"})
         f = self.ok_fields(res) or {}
         verdicts, events = res["verdicts"], res["events"]
         kinds = collections.Counter(describe(v) for v in verdicts)
@@ -268,6 +271,11 @@ class Runner(Suite):
         tap.result(not problems, f"{what}: every missing close_notify is logged "
                    f"(interrupted {interrupted}, parent not owner {not_owner}, eof {eof})",
                    problems)
+
+        pids = {event_pid(e) for e in events}
+        problems = final_event_problems(events)
+        tap.result(not problems, f"{what}: in each of {len(pids)} processes one final event "
+                   "per connection, and a summary that adds up", problems[:10])
 
 
     # --- threads racing on one connection ---------------------------------
@@ -370,6 +378,7 @@ class Runner(Suite):
             warn = collections.Counter((e.get("event"), e.get("reason")) for e in res["events"]
                                        if e.get("level") in ("warn", "error"))
             warn.pop(("skipped", "interrupted"), None)
+            warn.pop(("untracked", "interrupted"), None)
             if variant == "shutdown":
                 # The connection was alive at the forks and not used since:
                 # the parent does not own it any more (SPEC 4.1).
@@ -435,8 +444,20 @@ class Runner(Suite):
             problems.append(f"expected one warn 'skipped' reason 'interrupted' for fd {b_fd}")
         if self.event_for(res, b_fd, "sent"):
             problems.append(f"a sent event for fd {b_fd}")
+        # The handler's copy of A's descriptor cannot be tracked: said, and
+        # not taken for an end of A (A's one final event is its sent).
+        copy_fd = int(f.get("a_copy", -2))
+        untracked = [e for e in self.event_for(res, copy_fd, "untracked")
+                     if e.get("reason") == "interrupted" and e.get("level") == "warn"]
+        if len(untracked) != 1:
+            problems.append(f"expected one warn 'untracked' event for the copy fd {copy_fd}")
+        finals = [(e.get("event"), e.get("reason") or e.get("trigger"))
+                  for e in res["events"] if e.get("event") in ("sent", "skipped")]
+        if sorted(finals) != [("sent", "close"), ("skipped", "interrupted")]:
+            problems.append(f"expected one final event each, A sent, B interrupted: {finals}")
         tap.result(not problems, f"{name}: no deadlock, B closed plainly and logged, "
-                   "A's close_notify later", problems + self.diag(res))
+                   "the handler's copy of A said untracked, A's close_notify later",
+                   problems + self.diag(res))
 
     def signal_reply_wait(self, tap):
         name = ("signal during close()'s wait for the peer's reply (TLSCLOSE_WAIT_MS), "

@@ -233,6 +233,56 @@ def peer_report_problems(res, count):
     return problems
 
 
+def event_pid(e):
+    """The process id of a JSON event line."""
+    return e.get("pid")
+
+
+def final_event_problems(events, per_process=None):
+    """Problems with the final events (sent, skipped) and the exit summaries
+    of a run's JSON events (SPEC 4.4): per process, at most one summary,
+    which adds up (connections = sent + skipped + open, open 0 at a normal
+    exit, by_program part of skipped) and counts exactly the final events
+    logged (one per connection: the log must be at debug level to show
+    them all). per_process: the connections each process had, when known
+    (checked also where a process wrote no summary)."""
+    problems = []
+    by_pid = collections.defaultdict(list)
+    for e in events:
+        if "event" in e:
+            by_pid[event_pid(e)].append(e)
+    for pid, evs in by_pid.items():
+        finals = [e for e in evs if e["event"] in ("sent", "skipped")]
+        shown = [(e["event"], e.get("trigger") or e.get("reason")) for e in finals]
+        summaries = [e for e in evs if e["event"] == "summary"]
+        if per_process is not None and len(finals) > per_process:
+            problems.append(f"process {pid}: {len(finals)} final events for {per_process} "
+                            f"connection(s): {shown}")
+        if len(summaries) > 1:
+            problems.append(f"process {pid}: {len(summaries)} summaries")
+        if not summaries:
+            continue
+        # Missing keys are the schema's to report: counted as 0 here.
+        s = collections.defaultdict(int, summaries[0])
+        if s["connections"] != s["sent"] + s["skipped"] + s["open"]:
+            problems.append(f"process {pid}: the summary does not add up: {summaries[0]}")
+        if s["open"] != 0:
+            problems.append(f"process {pid}: connections left open at exit: {summaries[0]}")
+        if s["by_program"] > s["skipped"]:
+            problems.append(f"process {pid}: by_program > skipped: {summaries[0]}")
+        counted = {
+            "connections": len(finals),
+            "sent": sum(e["event"] == "sent" for e in finals),
+            "skipped": sum(e["event"] == "skipped" for e in finals),
+            "by_program": sum(e.get("reason") == "sent by program" for e in finals),
+        }
+        for k, n in counted.items():
+            if s[k] != n:
+                problems.append(f"process {pid}: summary {k}={s[k]}, final events logged: "
+                                f"{n} {shown}")
+    return problems
+
+
 def tally(verdicts):
     """Many verdicts in one line: how the connections ended, what followed
     close_notify, how many had extra bytes, which TLS versions."""

@@ -113,7 +113,9 @@ def library_facts():
     wait_max = re.search(r"#define TC_WAIT_MS_MAX ([0-9]+)", read("shim/policy.h")).group(1)
 
     events = re.findall(r'\.name = "([a-z_]+)"', shim)
-    events += re.findall(r'\b(?:tc_)?report\(\s*\w+,\s*\w+,\s*"([a-z_]+)"', shim)  # report and tc_report
+    # report, report_wait, tc_report (c, ssl, "NAME"), tc_report_fd ("NAME")
+    events += re.findall(r'\b(?:tc_)?report(?:_wait)?\(\s*\w+,\s*\w+,\s*"([a-z_]+)"', shim)
+    events += re.findall(r'\btc_report_fd\(\s*"([a-z_]+)"', shim)
     keys = re.findall(r'\.key = "([a-z_]+)"', shim)
     keys += re.findall(r'TC_LEVEL_\w+,\s*"([a-z_]+)",', shim)
     fields = re.findall(r'\\"([a-z_]+)\\":', read("shim/log.c"))
@@ -124,8 +126,16 @@ def library_facts():
     decide = re.search(r"reason_not_to_send\(.*?\n\}\n", closing, re.S).group(0)
     # "already sent" is returned with *silent set: never logged.
     for ret in re.findall(r"return ([^;]*);", decide):
-        reasons += [r for r in re.findall(r'"([a-z ]+)"', ret) if r != "already sent"]
+        reasons += [r for r in re.findall(r'"([a-z_ ]+)"', ret) if r != "already sent"]
     reasons += re.findall(r'"reason",\s*"([a-z ]+)"', shim)
+    # The final skips (tc_report_skipped, every file): each string before
+    # the level, a choice included; reasons chosen into a variable first;
+    # the program's own close_notify.
+    for args in re.findall(r'\btc_report_skipped\(\s*\w+,\s*\w+,(.*?)TC_LEVEL_', shim, re.S):
+        reasons += re.findall(r'"([A-Za-z ]+)"', args)
+    for expr in re.findall(r'\breason = ([^;]*);', closing):
+        reasons += [r for r in re.findall(r'"([a-z ]+)"', expr) if r != "already sent"]
+    reasons += re.findall(r'tc_reason_by_program\[\] = "([a-z ]+)"', shim)
     replies = re.findall(r'"([a-z ]+)"', re.search(r'"reply",(.*?)c->fd', shim, re.S).group(1))
 
     exported = read("tests/exported-symbols.txt").split()

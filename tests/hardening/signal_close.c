@@ -10,8 +10,10 @@
  *             table lock: calloc() (this program's own, see below) raises
  *             the signal when the library allocates the fd-table chunk for
  *             descriptor 1500 under its lock, during dup2(A, 1500). The
- *             handler closes connection B: the library cannot take its lock
- *             again, so B is closed plainly, and that must be logged.
+ *             handler duplicates A's descriptor and closes connection B:
+ *             the library cannot take its lock again, so the copy is not
+ *             tracked and B is closed plainly, and both must be logged. The
+ *             program closes the copy before A's own descriptors.
  * reply-wait  TLSCLOSE_WAIT_MS set: the main thread closes A and waits in
  *             the library for the peer's close_notify, which the peer never
  *             sends. A watcher thread sees the main thread in poll(POLLIN)
@@ -53,7 +55,7 @@
 static struct sample a, b;
 static int wake[2];
 static volatile sig_atomic_t handled, handled_in_close, in_close, b_close = -2, b_errno;
-static volatile sig_atomic_t close_b_in_handler;
+static volatile sig_atomic_t close_b_in_handler, dup_a_in_handler, a_copy = -2;
 
 static void on_signal(int sig)
 {
@@ -62,6 +64,8 @@ static void on_signal(int sig)
 	(void)sig;
 	handled = 1;
 	handled_in_close = in_close;
+	if (dup_a_in_handler)
+		a_copy = dup(a.fd);
 	if (close_b_in_handler) {
 		errno = 0;
 		b_close = close(b.fd);
@@ -205,6 +209,7 @@ static int mode_locked(void)
 	sample_connect(&a);
 	sample_connect(&b);
 	close_b_in_handler = 1;
+	dup_a_in_handler = 1;
 	calloc_armed = 1;
 	if (dup2(a.fd, HIGH_FD) != HIGH_FD)
 		sample_fail("dup2 failed");
@@ -213,12 +218,14 @@ static int mode_locked(void)
 		fprintf(stderr, "sample: the library allocated no table chunk under its lock\n");
 		return 1;
 	}
+	if (a_copy < 0 || close(a_copy) != 0)
+		sample_fail("the handler's dup, or its close, failed");
 	r1 = close(HIGH_FD);
 	r2 = close(a.fd);
 	SSL_free(a.ssl);
 	SSL_free(b.ssl);
 	sample_done("mode=locked handler_close_b=%d handler_errno=%d close_alias=%d close_a=%d "
-		    "b_fd=%d", (int)b_close, (int)b_errno, r1, r2, b.fd);
+		    "b_fd=%d a_copy=%d", (int)b_close, (int)b_errno, r1, r2, b.fd, (int)a_copy);
 	return b_close == 0 && r1 == 0 && r2 == 0 ? 0 : 1;
 }
 
