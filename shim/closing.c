@@ -638,9 +638,23 @@ static void end_claimed(struct tc_conn *c, SSL *ssl, enum tc_trigger trigger, in
                             (out == SENT_OK ? TC_F_SENT_FOR_PROGRAM : 0) |
                             (out == SENT_OK && !drain_now ? TC_F_DRAIN : 0) |
                             (out == SENT_OK && reply ? TC_F_REPLIED : 0));
-    int answered = 0;
-    if (out == SENT_OK && await && !(tc_flags(c) & TC_F_PEER_CN))
-        answered = await_reply(ssl, fd, now_ms() + cfg->wait_ms);
+    /* TLSCLOSE_WAIT_MS: whether the peer answered, and how long it took.
+     * Its close_notify may have come first (nothing to wait for); without a
+     * descriptor (a custom BIO) there is nothing to wait on. */
+    struct tc_wait wait = { .waited = out == SENT_OK && await };
+    const char *wait_detail = NULL;
+    if (wait.waited) {
+        if (tc_flags(c) & TC_F_PEER_CN) {
+            wait.answered = 1;
+            wait_detail = "the peer's close_notify had come first";
+        } else if (fd < 0) {
+            wait_detail = "no descriptor to wait on (the program's own BIO)";
+        } else {
+            long long start = now_ms();
+            wait.answered = await_reply(ssl, fd, start + cfg->wait_ms);
+            wait.waited_ms = now_ms() - start;
+        }
+    }
     if (override) {
         tc_ossl.SSL_set_quiet_shutdown(ssl, quiet);
         if (out == SENT_NOTHING) /* the program's own state, as it left it */
@@ -658,8 +672,7 @@ static void end_claimed(struct tc_conn *c, SSL *ssl, enum tc_trigger trigger, in
     const char *trig = trigger_names[trigger];
     switch (out) {
     case SENT_OK:
-        tc_report_sent(c, ssl, trig, shown, fd,
-                       answered ? "peer answered with close_notify" : NULL);
+        tc_report_sent(c, ssl, trig, shown, fd, &wait, wait_detail);
         break;
     case SENT_NOTHING:
         if (!reply) /* a reply not written is tried again by the next trigger */

@@ -161,6 +161,9 @@ size_t tc_log_format(char *buf, size_t size, enum tc_format format,
         }
         if (ev->has_bytes)
             put(&o, ",\"bytes_read\":%llu,\"bytes_written\":%llu", ev->bytes_in, ev->bytes_out);
+        if (ev->has_wait)
+            put(&o, ",\"answered\":%s,\"waited_ms\":%lld", ev->answered ? "true" : "false",
+                ev->waited_ms);
         if (ev->detail) {
             put(&o, ",\"detail\":");
             put_json_string(&o, ev->detail);
@@ -196,6 +199,8 @@ size_t tc_log_format(char *buf, size_t size, enum tc_format format,
             put_text_value(&o, "tls", ev->tls);
         if (ev->has_bytes)
             put(&o, " read=%llu written=%llu", ev->bytes_in, ev->bytes_out);
+        if (ev->has_wait)
+            put(&o, " answered=%s waited_ms=%lld", ev->answered ? "yes" : "no", ev->waited_ms);
         if (ev->detail)
             put_text_value(&o, "detail", ev->detail);
         if (ev->summary)

@@ -19,6 +19,9 @@ struct tc_event {
     int has_bytes;
     const char *key;       /* "trigger", "reason", ... */
     const char *value;
+    int has_wait;          /* a sent event after the wait for the peer's answer: */
+    int answered;          /*   whether the peer's close_notify arrived, */
+    long long waited_ms;   /*   and how long the library waited */
     const char *detail;    /* optional free text, never application data */
     const struct tc_summary *summary; /* the exit summary only */
 };

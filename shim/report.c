@@ -91,10 +91,10 @@ int tc_tcp_socket_at_eof(void)
 }
 
 /* peer_fd: the descriptor whose peer the event names (usually fd; -1:
- * none). */
-static void report(struct tc_conn *c, SSL *ssl, const char *name, enum tc_level level,
-                   const char *key, const char *value, int fd, int peer_fd,
-                   const char *detail)
+ * none). wait: the sent event's wait for the answer, or NULL. */
+static void report_wait(struct tc_conn *c, SSL *ssl, const char *name, enum tc_level level,
+                        const char *key, const char *value, int fd, int peer_fd,
+                        const char *detail, const struct tc_wait *wait)
 {
     char peer[INET6_ADDRSTRLEN + 16];
     int errno_saved = errno;
@@ -106,7 +106,19 @@ static void report(struct tc_conn *c, SSL *ssl, const char *name, enum tc_level 
         .bytes_in = TC_LOAD(c->bytes_in), .bytes_out = TC_LOAD(c->bytes_out), .has_bytes = 1,
         .key = key, .value = value, .detail = detail,
     };
+    if (wait && wait->waited) {
+        ev.has_wait = 1;
+        ev.answered = wait->answered;
+        ev.waited_ms = wait->waited_ms;
+    }
     tc_log_event(&ev);
+}
+
+static void report(struct tc_conn *c, SSL *ssl, const char *name, enum tc_level level,
+                   const char *key, const char *value, int fd, int peer_fd,
+                   const char *detail)
+{
+    report_wait(c, ssl, name, level, key, value, fd, peer_fd, detail, NULL);
 }
 
 void tc_report(struct tc_conn *c, SSL *ssl, const char *name, enum tc_level level,
@@ -146,13 +158,14 @@ static int take_end(struct tc_conn *c)
 }
 
 int tc_report_sent(struct tc_conn *c, SSL *ssl, const char *trigger, int fd, int peer_fd,
-                   const char *detail)
+                   const struct tc_wait *wait, const char *detail)
 {
     if (!take_end(c))
         return 0;
     tc_count(TC_COUNT_SENT);
     if (tc_log_enabled(TC_LEVEL_INFO))
-        report(c, ssl, "sent", TC_LEVEL_INFO, "trigger", trigger, fd, peer_fd, detail);
+        report_wait(c, ssl, "sent", TC_LEVEL_INFO, "trigger", trigger, fd, peer_fd, detail,
+                    wait);
     return 1;
 }
 

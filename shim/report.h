@@ -40,8 +40,17 @@ int tc_tcp_socket_at_eof(void);
  * one whose peer it names (a private duplicate of fd when the number may
  * name another file by now; -1: none). */
 
+/* What the library's wait for the peer's answer (TLSCLOSE_WAIT_MS) found;
+ * waited 0: it did not wait (no wait configured, or a trigger that does
+ * not wait). */
+struct tc_wait {
+    int waited;
+    int answered;          /* the peer's close_notify arrived (before or during the wait) */
+    long long waited_ms;   /* how long the library waited for it */
+};
+
 int tc_report_sent(struct tc_conn *c, SSL *ssl, const char *trigger, int fd, int peer_fd,
-                   const char *detail);
+                   const struct tc_wait *wait, const char *detail);
 int tc_report_skipped(struct tc_conn *c, SSL *ssl, const char *reason, enum tc_level level,
                       int fd, int peer_fd, const char *detail);
 

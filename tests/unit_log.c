@@ -90,6 +90,19 @@ int main(void)
                    "\"truncations\":1}") != NULL,
        "summary, JSON: %s", buf);
 
+    /* A sent event after the wait for the peer's answer: a boolean and a
+     * number in JSON, yes/no in text. */
+    struct tc_event waited = { .name = "sent", .level = TC_LEVEL_INFO, .fd = 5,
+                               .key = "trigger", .value = "close", .has_wait = 1,
+                               .answered = 1, .waited_ms = 12 };
+    tc_log_format(buf, sizeof buf, TC_FORMAT_JSON, &at7, &waited);
+    ok(strstr(buf, ",\"answered\":true,\"waited_ms\":12") != NULL, "wait, JSON: %s", buf);
+    tc_log_format(buf, sizeof buf, TC_FORMAT_TEXT, &at7, &waited);
+    ok(strstr(buf, " answered=yes waited_ms=12") != NULL, "wait, text: %s", buf);
+    waited.answered = 0;
+    tc_log_format(buf, sizeof buf, TC_FORMAT_JSON, &at7, &waited);
+    ok(strstr(buf, ",\"answered\":false,\"waited_ms\":12") != NULL, "no answer, JSON: %s", buf);
+
     /* syslog: PRI = facility (LOG_USER, 8, by default) | severity, the program's tag and pid, no
      * timestamp, no newline. */
     static const struct { enum tc_level level; const char *pri; } pris[] = {
