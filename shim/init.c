@@ -16,6 +16,9 @@
 
 static struct tc_config config;
 static int config_loaded;
+/* The process the program started as: a forked child (that did not exec)
+ * is not a program of its own for the exit summary. */
+static pid_t start_pid;
 
 static const char *process_getenv(const char *name, void *ctx)
 {
@@ -55,7 +58,7 @@ static void atfork_child(void) { tc_conn_atfork_child(); }
 
 __attribute__((constructor)) static void tc_init(void)
 {
-    tc_pid = getpid();
+    tc_pid = start_pid = getpid();
     tc_bind_libc();
     load_config();
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
@@ -88,6 +91,11 @@ static void log_after_cleanup(struct tc_conn *c)
         tc_report_skipped(c, NULL, "after cleanup", TC_LEVEL_WARN, c->fd, c->fd, NULL);
 }
 
+static int forked_child(void)
+{
+    return getpid() != start_pid;
+}
+
 static void at_exit(void)
 {
     int saved = errno;
@@ -95,7 +103,7 @@ static void at_exit(void)
         tc_conn_foreach(log_after_cleanup);
     else
         tc_conn_foreach(end_at_exit);
-    tc_report_summary();
+    tc_report_summary(forked_child());
     errno = saved;
 }
 
@@ -116,8 +124,16 @@ static void drain_at_end(int fd)
 
 __attribute__((destructor)) static void tc_fini(void)
 {
+    int saved = errno;
     if (getpid() == tc_pid)
         tc_fd_foreach_in(0, ~0U, drain_at_end);
+    /* A process whose exit handler was never registered (OpenSSL never
+     * called, or not even loaded) still writes its summary, under
+     * TLSCLOSE_LOG_LEVEL=info: "no TLS connection" is not "not loaded".
+     * Once per process (at_exit() may have written it); never in a forked
+     * child, which is no program of its own. No OpenSSL call. */
+    tc_report_summary(forked_child());
+    errno = saved;
 }
 
 static pthread_mutex_t ready_lock = PTHREAD_MUTEX_INITIALIZER;

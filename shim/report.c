@@ -199,7 +199,7 @@ static unsigned long long count_of(enum tc_count which)
     return __atomic_load_n(&counts[which], __ATOMIC_RELAXED);
 }
 
-void tc_report_summary(void)
+void tc_report_summary(int forked_child)
 {
     if (__atomic_exchange_n(&summary_written, 1, __ATOMIC_ACQ_REL) ||
         !tc_log_enabled(TC_LEVEL_INFO))
@@ -214,8 +214,11 @@ void tc_report_summary(void)
         .truncations = count_of(TC_COUNT_TRUNCATIONS),
     };
     sum.connections = count_of(TC_COUNT_CONNECTIONS);
+    if (sum.connections == 0 && forked_child)
+        return; /* its parent says it, or said it */
     unsigned long long ended = sum.sent + sum.skipped;
     sum.open = sum.connections > ended ? sum.connections - ended : 0;
-    struct tc_event ev = { .name = "summary", .level = TC_LEVEL_INFO, .fd = -1, .summary = &sum };
+    struct tc_event ev = { .name = "summary", .level = TC_LEVEL_INFO, .fd = -1, .summary = &sum,
+                           .detail = sum.connections == 0 ? "no TLS connection" : NULL };
     tc_log_event(&ev);
 }

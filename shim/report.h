@@ -75,8 +75,11 @@ void tc_count(enum tc_count which);
 void tc_counts_restart(unsigned long long inherited);
 
 /* The summary event at exit (info level), at most once per process:
- * connections = sent + skipped + open. Never calls OpenSSL; errno
- * preserved. */
-void tc_report_summary(void);
+ * connections = sent + skipped + open. A process that made no TLS
+ * connection writes it too (counts 0, detail "no TLS connection"), so that
+ * "nothing to do" differs from "not loaded" (no line), except a forked
+ * child (forked_child), which was not started as a program of its own.
+ * Never calls OpenSSL; errno preserved. */
+void tc_report_summary(int forked_child);
 
 #endif
