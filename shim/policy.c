@@ -178,8 +178,18 @@ static const struct variable variables[TC_CONFIG_VARIABLES] = {
       "the default, user", CHOICE(syslog_facility, facility_choices) },
 };
 
-/* Not parsed by the library, but a name the project owns. */
-static const char wrapper_variable[] = "TLSCLOSE_LIBRARY";
+/* Every name the project owns: the variables above, then the wrapper's
+ * TLSCLOSE_LIBRARY (not parsed by the library). */
+#define KNOWN_NAMES (TC_CONFIG_VARIABLES + 1)
+
+static const char *known_name(int i)
+{
+    return i < TC_CONFIG_VARIABLES ? variables[i].name : "TLSCLOSE_LIBRARY";
+}
+
+/* What every name the project owns starts with. */
+static const char name_prefix[] = "TLSCLOSE_";
+#define NAME_PREFIX_LEN (sizeof name_prefix - 1)
 
 void tc_config_defaults(struct tc_config *cfg)
 {
@@ -255,13 +265,12 @@ static int starts_with(const char *s, const char *prefix)
  * name (TLSCLOSE_WAIT, TLSCLOSE_LOG_FILE); NULL otherwise. */
 static const char *closest_name(const char *name)
 {
-    static const char prefix[] = "TLSCLOSE_";
-    const char *suffix = name + sizeof prefix - 1;
+    const char *suffix = name + NAME_PREFIX_LEN;
     const char *best = NULL;
     int best_distance = 0;
-    for (int i = 0; i <= TC_CONFIG_VARIABLES; i++) {
-        const char *known = i < TC_CONFIG_VARIABLES ? variables[i].name : wrapper_variable;
-        const char *known_suffix = known + sizeof prefix - 1;
+    for (int i = 0; i < KNOWN_NAMES; i++) {
+        const char *known = known_name(i);
+        const char *known_suffix = known + NAME_PREFIX_LEN;
         int dist = distance(suffix, known_suffix);
         int letters = (int)strlen(known_suffix);
         int close = dist * 3 <= letters ||
@@ -277,8 +286,8 @@ static const char *closest_name(const char *name)
 
 static int is_known(const char *name, size_t len)
 {
-    for (int i = 0; i <= TC_CONFIG_VARIABLES; i++) {
-        const char *known = i < TC_CONFIG_VARIABLES ? variables[i].name : wrapper_variable;
+    for (int i = 0; i < KNOWN_NAMES; i++) {
+        const char *known = known_name(i);
         if (strlen(known) == len && memcmp(known, name, len) == 0)
             return 1;
     }
@@ -287,10 +296,9 @@ static int is_known(const char *name, size_t len)
 
 void tc_config_unknown_names(char *const *env, struct tc_config_errors *errors)
 {
-    static const char prefix[] = "TLSCLOSE_";
     for (; env && *env; env++) {
         const char *entry = *env;
-        if (strncmp(entry, prefix, sizeof prefix - 1) != 0)
+        if (strncmp(entry, name_prefix, NAME_PREFIX_LEN) != 0)
             continue;
         const char *eq = strchr(entry, '=');
         size_t len = eq ? (size_t)(eq - entry) : strlen(entry);
