@@ -4,12 +4,14 @@
  *
  *   bench/server --cert=F --key=F [--tls1.2|--tls1.3|--plain]
  *                --mode=bulk|short [--bytes=N] [--end=shutdown|close]
+ *                [--request=N] [--response=N]
  *
  * Prints {"port":N}, then serves connections one after the other until it
- * is killed. Each connection: read the 4-byte request "GET\n"; then
+ * is killed. Each connection: read the request, "GET\n" and filler up to
+ * --request bytes (default 4); then
  *   bulk   send --bytes bytes in 16 KiB records and end the connection;
- *   short  send a 100-byte response, read until the client's end (its
- *          close_notify or EOF), then end the connection.
+ *   short  send a --response byte response (default 100), read until the
+ *          client's end (its close_notify or EOF), then end the connection.
  * --end=shutdown ends with SSL_shutdown, close() and SSL_free(); --end=close
  * with close() and SSL_free() only (a sloppy server). --plain: no TLS (the
  * plain server behind stunnel). A failed connection is reported on stderr
@@ -32,17 +34,17 @@
 #include "bench_util.h"
 
 #define RECORD 16384
-#define REQUEST_LEN 4
-#define RESPONSE_LEN 100
+#define MAX_MESSAGE 65536
 
 struct options {
     const char *cert, *key;
     int version;
     bool plain, bulk, sloppy;
     long long bytes;
+    size_t request, response;
 };
 
-static char chunk[RECORD];
+static char chunk[MAX_MESSAGE];
 
 /* --- one connection, either transport -------------------------------------- */
 
@@ -81,22 +83,22 @@ static long conn_read(struct conn *c, void *buf, size_t len)
     return n < 0 ? -1 : (long)n;
 }
 
-static bool read_request(struct conn *c)
+static bool read_request(struct conn *c, size_t len)
 {
-    char req[REQUEST_LEN];
+    static char req[MAX_MESSAGE];
     size_t got = 0;
-    while (got < sizeof req) {
-        long n = conn_read(c, req + got, sizeof req - got);
+    while (got < len) {
+        long n = conn_read(c, req + got, len - got);
         if (n <= 0)
             return false;
         got += (size_t)n;
     }
-    return memcmp(req, "GET\n", REQUEST_LEN) == 0;
+    return memcmp(req, "GET\n", 4) == 0;
 }
 
 static bool serve(struct conn *c, const struct options *o)
 {
-    if (!read_request(c))
+    if (!read_request(c, o->request))
         return false;
     if (o->bulk) {
         for (long long left = o->bytes; left > 0; left -= RECORD)
@@ -104,7 +106,7 @@ static bool serve(struct conn *c, const struct options *o)
                 return false;
         return true;
     }
-    if (!conn_write(c, chunk, RESPONSE_LEN))
+    if (!conn_write(c, chunk, o->response))
         return false;
     char sink[256];
     while (conn_read(c, sink, sizeof sink) > 0)
@@ -124,7 +126,7 @@ static void end(struct conn *c, const struct options *o)
 
 static void parse(int argc, char **argv, struct options *o)
 {
-    *o = (struct options){ .bytes = 1LL << 30 };
+    *o = (struct options){ .bytes = 1LL << 30, .request = 4, .response = 100 };
     bool mode_set = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -140,6 +142,10 @@ static void parse(int argc, char **argv, struct options *o)
             o->bulk = strcmp(v, "bulk") == 0, mode_set = true;
         else if ((v = option_value(a, "--bytes")))
             o->bytes = parse_number("--bytes", v, 1, 1L << 40);
+        else if ((v = option_value(a, "--request")))
+            o->request = (size_t)parse_number("--request", v, 4, MAX_MESSAGE);
+        else if ((v = option_value(a, "--response")))
+            o->response = (size_t)parse_number("--response", v, 1, MAX_MESSAGE);
         else if ((v = option_value(a, "--end")) && (strcmp(v, "shutdown") == 0 || strcmp(v, "close") == 0))
             o->sloppy = strcmp(v, "close") == 0;
         else

@@ -565,7 +565,8 @@ static void end_claimed(struct tc_conn *c, SSL *ssl, enum tc_trigger trigger, in
     struct bio_switch bs;
     int epipe = 0;
     tc_in_openssl++; /* a close() from a signal handler must not re-enter */
-    tc_ossl.ERR_set_mark();
+    /* 0 when the queue was empty: no mark was placed. */
+    int marked = tc_ossl.ERR_set_mark();
     BIO *mem = plain_socket_wbio(c, ssl, fd) ? alert_bio_take() : NULL;
     /* Waiting for the peer's answer belongs where the program cannot read
      * any more (the real close, SSL_free, exit): after shutdown(SHUT_WR) the
@@ -666,7 +667,14 @@ static void end_claimed(struct tc_conn *c, SSL *ssl, enum tc_trigger trigger, in
     bio_switch_leave(&bs);
     if (guard)
         pipe_guard_leave(&pg, epipe);
-    tc_ossl.ERR_pop_to_mark();
+    /* The program's error queue as it left it. A close_notify that went
+     * into the memory BIO and out pushed no error: on an empty queue there
+     * is then nothing to take off (ERR_pop_to_mark costs as much as the
+     * rest of the decision). Anything else (OpenSSL's own write, the wait
+     * for the answer, a failure) may have pushed errors: they go, with the
+     * mark. */
+    if (marked || !mem || wait.waited || out != SENT_OK)
+        tc_ossl.ERR_pop_to_mark();
     tc_in_openssl--;
 
     const char *trig = trigger_names[trigger];

@@ -12,7 +12,9 @@
 
 #include "conn.h"
 #include "real.h"
+#include "reloc.h"
 #include "report.h"
+#include "sslindex.h"
 
 pid_t tc_pid;
 unsigned long tc_epoch = 1;
@@ -73,12 +75,12 @@ static void table_unlock(void)
 }
 static struct tc_conn *live_list;
 
-/* The ex_data index of our pointer in every SSL object; -1 until set up. */
-static int ex_index = -1;
+/* Set when libssl's own calls to SSL_free may bypass the wrapper (reloc.h):
+ * OpenSSL then calls ssl_freed at every SSL_free. */
+static int free_callback;
 
-/* Stored in the ex_data slot of objects the shim leaves alone (DTLS,
- * QUIC), so they are classified once. Never freed, never in the list. */
-static struct tc_conn ignored;
+/* The wrapper (openssl.c), where libssl's own calls to SSL_free should land. */
+void SSL_free(SSL *ssl);
 
 /* --- fd table ------------------------------------------------------------
  * Two levels, so memory follows the highest descriptor in use: 1024 chunks
@@ -133,35 +135,38 @@ static __thread volatile int lock_depth __attribute__((tls_model("initial-exec")
  * holds, and fork() waits for that malloc lock. */
 #define TABLE_WAIT_BOUND_MS 200
 
-static int table_acquire_within(int bound_ms)
+/* Caller raised lock_depth: a nested caller only try-locks, the outer one
+ * waits (bounded_ms, 0: no bound). */
+__attribute__((noinline)) static int table_acquire_slow(int bound_ms)
 {
-    if (lock_depth++ > 0) {
-        if (!table_trylock()) {
-            lock_depth--;
-            return 0;
-        }
-        return 1;
-    }
-    if (table_lock_wait(bound_ms))
+    if (lock_depth > 1 ? table_trylock() : table_lock_wait(bound_ms))
         return 1;
     lock_depth--;
     return 0;
 }
 
+/* Inline, the usual case first: several acquisitions per connection. */
+static inline int table_acquire_within(int bound_ms)
+{
+    if (__builtin_expect(lock_depth++ == 0 && table_trylock(), 1))
+        return 1;
+    return table_acquire_slow(bound_ms);
+}
+
 /* Bounded: for everything a libc wrapper (and so a signal handler) reaches. */
-static int table_acquire(void)
+static inline int table_acquire(void)
 {
     return table_acquire_within(TABLE_WAIT_BOUND_MS);
 }
 
 /* Unbounded (but re-entry-aware): where giving up would leave the table
  * wrong, on paths no signal handler takes (OpenSSL's own calls). */
-static int table_acquire_always(void)
+static inline int table_acquire_always(void)
 {
     return table_acquire_within(0);
 }
 
-static void table_release(void)
+static inline void table_release(void)
 {
     table_unlock();
     lock_depth--;
@@ -247,51 +252,41 @@ static void publish_locked(int fd, struct tc_conn *c)
 
 /* --- SSL -> record ---------------------------------------------------------- */
 
-static void ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+/* OpenSSL's ex_data free callback, registered only when libssl's own calls
+ * to SSL_free may not reach the wrapper (tc_conn_setup): an object freed
+ * inside OpenSSL (BIO_free_all in a libssl linked with -Bsymbolic) ends its
+ * connection here. The wrapper detaches its records before the real
+ * SSL_free, so for every other object this finds nothing. The object is
+ * being torn down: no OpenSSL call, no peer lookup. */
+static void ssl_freed(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
 {
-    (void)ad, (void)idx, (void)argl, (void)argp;
-    if (ptr && ptr != &ignored) {
-        /* Freed inside OpenSSL without passing through the SSL_free
-         * wrapper (BIO_free_all in a libssl linked with -Bsymbolic): the
-         * library could not act, and the connection ends here. The object
-         * is being torn down: no OpenSSL call, no peer lookup. Nothing is
-         * said when its final event was logged already (the usual case). */
-        struct tc_conn *c = ptr;
-        tc_report_skipped(c, NULL, "freed by OpenSSL", TC_LEVEL_INFO, c->fd, -1,
-                          "the SSL object was freed inside OpenSSL, where the library "
-                          "cannot act (whether close_notify went out is not known)");
-        tc_conn_detach(parent, ptr);
-    }
+    (void)ptr, (void)ad, (void)idx, (void)argl, (void)argp;
+    struct tc_conn *c = parent ? tc_ssl_index_find(parent) : NULL;
+    if (!c)
+        return;
+    tc_report_skipped(c, NULL, "freed by OpenSSL", TC_LEVEL_INFO, c->fd, -1,
+                      "the SSL object was freed inside OpenSSL, where the library "
+                      "cannot act (whether close_notify went out is not known)");
+    tc_conn_detach(parent, c);
 }
 
-/* SSL_dup copies ex_data pointers; the copy must not share our record. The
- * third argument is a void ** in every version, whatever the prototype says. */
-static int ex_dup(CRYPTO_EX_DATA *to, const CRYPTO_EX_DATA *from, void *from_d, int idx, long argl,
-                  void *argp)
+int tc_conn_setup(void *libssl)
 {
-    (void)to, (void)from, (void)idx, (void)argl, (void)argp;
-    *(void **)from_d = NULL;
-    return 1;
-}
-
-int tc_conn_setup(void)
-{
-    if (ex_index >= 0)
+    if (free_callback || tc_reloc_all_reach(libssl, "SSL_free", (const void *)SSL_free))
         return 1;
-    int idx = tc_ossl.CRYPTO_get_ex_new_index(TC_CRYPTO_EX_INDEX_SSL, 0, NULL, NULL, ex_dup, ex_free);
-    if (idx < 0)
+    if (tc_ossl.CRYPTO_get_ex_new_index(TC_CRYPTO_EX_INDEX_SSL, 0, NULL, NULL, NULL, ssl_freed) < 0)
         return 0;
-    __atomic_store_n(&ex_index, idx, __ATOMIC_RELEASE);
+    free_callback = 1;
     return 1;
 }
 
 /* --- a per-thread memo of the last lookup -----------------------------------
- * Every wrapped SSL_read/SSL_write finds its record through SSL_get_ex_data
- * (some 60 instructions in OpenSSL 3); a program mostly calls on the same
- * object again and again, so each thread remembers its last answer. A record
- * is freed only after it was detached from its SSL, and every detach bumps
- * tc_conn_generation first: a memo taken before is then never trusted again
- * (a new SSL at the same address gets a fresh lookup). */
+ * Every wrapped SSL_read/SSL_write finds its record through the index; a
+ * program mostly calls on the same object again and again, so each thread
+ * remembers its last answer. A record is freed only after it was detached
+ * from its SSL, and every detach bumps tc_conn_generation first: a memo
+ * taken before is then never trusted again (a new SSL at the same address
+ * gets a fresh lookup). */
 unsigned long tc_conn_generation;
 __thread SSL *tc_memo_ssl __attribute__((tls_model("initial-exec")));
 __thread struct tc_conn *tc_memo_conn __attribute__((tls_model("initial-exec")));
@@ -316,15 +311,11 @@ struct tc_conn *tc_conn_get(SSL *ssl)
 {
     unsigned long gen;
     struct tc_conn *c = memo_find(ssl, &gen);
-    if (c)
+    if (c || !ssl)
         return c;
-    int idx = __atomic_load_n(&ex_index, __ATOMIC_ACQUIRE);
-    if (idx < 0 || !ssl)
-        return NULL;
-    c = tc_ossl.SSL_get_ex_data(ssl, idx);
-    if (!c || c == &ignored)
-        return NULL;
-    memo_keep(ssl, c, gen);
+    c = tc_ssl_index_find(ssl);
+    if (c)
+        memo_keep(ssl, c, gen);
     return c;
 }
 
@@ -335,22 +326,14 @@ static int left_alone(SSL *ssl)
 
 struct tc_conn *tc_conn_track(SSL *ssl)
 {
-    unsigned long gen;
-    struct tc_conn *c = memo_find(ssl, &gen);
-    if (c)
+    struct tc_conn *c = tc_conn_get(ssl);
+    if (c || !ssl)
         return c;
-    int idx = __atomic_load_n(&ex_index, __ATOMIC_ACQUIRE);
-    if (idx < 0 || !ssl)
+    /* Objects left alone are asked again at each call (a few loads): they
+     * have no record to remember the answer in. */
+    if (left_alone(ssl))
         return NULL;
-    c = tc_ossl.SSL_get_ex_data(ssl, idx);
-    if (c && c != &ignored)
-        memo_keep(ssl, c, gen);
-    if (c)
-        return c == &ignored ? NULL : c;
-    if (left_alone(ssl)) {
-        tc_ossl.SSL_set_ex_data(ssl, idx, &ignored);
-        return NULL;
-    }
+    unsigned long gen = __atomic_load_n(&tc_conn_generation, __ATOMIC_ACQUIRE);
     /* Only a signal handler that interrupted the shim finds the lock taken:
      * the connection is then not tracked. */
     if (!table_acquire())
@@ -364,6 +347,13 @@ struct tc_conn *tc_conn_track(SSL *ssl)
     c->fd = -1;
     c->owner = TC_LOAD(tc_epoch);
     c->refs = 1; /* the SSL attachment */
+    /* An SSL object is used by one thread at a time, so no other thread
+     * can be adding a record for the same object now. */
+    if (!tc_ssl_index_add(c)) {
+        unref_locked(c);
+        table_release();
+        return NULL;
+    }
     /* Counted as it starts; it ends with exactly one final event (report.h). */
     tc_count(TC_COUNT_CONNECTIONS);
     c->next = live_list;
@@ -371,12 +361,6 @@ struct tc_conn *tc_conn_track(SSL *ssl)
         live_list->prev = c;
     live_list = c;
     table_release();
-    /* An SSL object is used by one thread at a time, so no other thread
-     * can be attaching a record to the same object now. */
-    if (!tc_ossl.SSL_set_ex_data(ssl, idx, c)) {
-        tc_conn_detach(ssl, c);
-        return NULL;
-    }
     memo_keep(ssl, c, gen);
     return c;
 }
@@ -388,6 +372,7 @@ void tc_conn_detach(SSL *ssl, struct tc_conn *c)
     if (!table_acquire_always())
         return; /* re-entered from a signal handler: cannot happen (SSL_free) */
     if (c->ssl == ssl) {
+        tc_ssl_index_remove(c);
         TC_STORE(c->ssl, NULL);
         if (c->prev)
             c->prev->next = c->next;
@@ -401,12 +386,25 @@ void tc_conn_detach(SSL *ssl, struct tc_conn *c)
     table_release();
 }
 
+/* SSL_get_wfd, without its search of the BIO chain in the usual case: a
+ * write BIO that is itself a descriptor BIO (a socket BIO of SSL_set_fd)
+ * holds the descriptor. */
+static int write_fd(SSL *ssl)
+{
+    BIO *w = tc_ossl.SSL_get_wbio(ssl);
+    int fd = -1;
+    if (w && tc_ossl.BIO_method_type && (tc_ossl.BIO_method_type(w) & TC_BIO_TYPE_DESCRIPTOR) &&
+        tc_ossl.BIO_ctrl(w, TC_BIO_C_GET_FD, 0, &fd) >= 0)
+        return fd;
+    return tc_ossl.SSL_get_wfd(ssl);
+}
+
 void tc_conn_learn_fd(struct tc_conn *c, SSL *ssl)
 {
     if (tc_set_flags(c, TC_F_FD_BOUND) & TC_F_FD_BOUND)
         return;
     int saved = errno;
-    int fd = tc_ossl.SSL_get_wfd(ssl);
+    int fd = write_fd(ssl);
     struct stat st;
     int has_identity = fd >= 0 && fstat(fd, &st) == 0;
     if (fd >= 0 && table_acquire()) {

@@ -1,8 +1,8 @@
 /* conn.h: the connection table (SPEC §4.1).
  *
  * Two views of the same records:
- *  - SSL * -> connection, stored in the SSL object's own ex_data slot, so a
- *    lookup from SSL_read needs no global lock;
+ *  - SSL * -> connection, a hash table of the library's own (sslindex.h),
+ *    so a lookup from SSL_read needs no lock;
  *  - fd -> connection, a two-level array of atomic pointers indexed by
  *    descriptor, so close() of a descriptor that is not TLS costs a few
  *    loads: no lock, no allocation.
@@ -122,12 +122,13 @@ static inline struct tc_conn *tc_conn_memo(SSL *ssl)
                : NULL;
 }
 
-/* Register the ex_data index (OpenSSL must be bound). 1 on success. */
-int tc_conn_setup(void);
+/* Once OpenSSL is bound, from the libssl handle: makes sure the library
+ * hears of every SSL object freed (reloc.h). 1 on success. */
+int tc_conn_setup(void *libssl);
 
 /* SSL -> record. tc_conn_get only looks; tc_conn_track creates the record
  * at first sight. Both return NULL for objects the shim leaves alone
- * (DTLS, QUIC, no index). Lock-free unless a record is created. */
+ * (DTLS, QUIC). Lock-free unless a record is created. */
 struct tc_conn *tc_conn_get(SSL *ssl);
 struct tc_conn *tc_conn_track(SSL *ssl);
 
@@ -218,7 +219,8 @@ void tc_conn_put(struct tc_conn *c);
 void tc_conn_count_up_ref(struct tc_conn *c);
 int tc_conn_free_is_last(struct tc_conn *c);
 
-/* The SSL object is gone (our ex_data free callback). */
+/* The SSL object is going: the SSL_free wrapper, before the real one (or
+ * OpenSSL's free callback, reloc.h). */
 void tc_conn_detach(SSL *ssl, struct tc_conn *c);
 
 /* Visit every record attached to a live SSL object, each held during fn. */

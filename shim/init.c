@@ -146,7 +146,7 @@ int tc_openssl_ready(void)
     /* Not once-only: if a wrapper is reached before any libssl is loaded,
      * a later call tries again. */
     pthread_mutex_lock(&ready_lock);
-    if (!ready && tc_bind_openssl() && tc_conn_setup()) {
+    if (!ready && tc_bind_openssl() && tc_conn_setup(tc_libssl)) {
         atexit(at_exit);
         __atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
     }

@@ -472,8 +472,8 @@ TC_EXPORT void SSL_free(SSL *ssl)
         return;
     }
     /* No reference of our own is needed: the SSL's own one keeps the record
-     * alive until the real SSL_free detaches it (ex_free), and the record
-     * is not touched after that. */
+     * alive until it is detached below, and the record is not touched after
+     * that. */
     tc_end_connection(c, TC_TRIGGER_FREE, -1);
     /* From here on the object is being torn down: no send starts on it
      * (close() in another thread, or made by SSL_free itself for a
@@ -488,6 +488,10 @@ TC_EXPORT void SSL_free(SSL *ssl)
                           "another thread; the object is left allocated");
         return;
     }
+    /* Before the real SSL_free, which may close the descriptor (BIO_CLOSE):
+     * the record is then no live connection's, and another thread's new
+     * object at the same address never finds it. */
+    tc_conn_detach(ssl, c);
     tc_ossl.SSL_free(ssl);
 }
 
@@ -516,20 +520,25 @@ static void clear_connection(struct tc_conn *c)
 TC_EXPORT int SSL_clear(SSL *ssl)
 {
     REAL_OR(SSL_clear, 0);
+    /* OpenSSL calls it too: from SSL_new (no record yet), and from inside
+     * the program's first handshake, which is no new connection; the
+     * wrapper around that handshake has entered the call already. */
+    if (tc_in_openssl > 0) {
+        int r = tc_ossl.SSL_clear(ssl);
+        struct tc_conn *c = r == 1 && tc_openssl_ready() ? tc_conn_get(ssl) : NULL;
+        if (c)
+            tc_conn_reset(c);
+        return r;
+    }
     struct tc_conn *c = tc_openssl_ready() ? tc_conn_get(ssl) : NULL;
-    /* OpenSSL calls it too, from inside the program's first handshake:
-     * that is no new connection. */
-    int own_call = tc_in_openssl == 0;
     if (c) {
         tc_in_openssl++;
         enter_call(c); /* not under a send of the library's in another thread */
     }
     int r = tc_ossl.SSL_clear(ssl);
     if (c) {
-        if (r == 1 && own_call)
+        if (r == 1)
             clear_connection(c); /* the object starts a new connection */
-        else if (r == 1)
-            tc_conn_reset(c);
         io_leave(c);
     }
     return r;

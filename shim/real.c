@@ -152,6 +152,7 @@ static void *ossl_symbol(void *handle, const char *name, int required, struct mi
 
 static pthread_mutex_t bind_lock = PTHREAD_MUTEX_INITIALIZER;
 int tc_ossl_state; /* 0: not tried, 1: bound, -1: no usable OpenSSL */
+void *tc_libssl;
 
 static int bind_all(void *h)
 {
@@ -194,8 +195,6 @@ static int bind_all(void *h)
     BIND_OSSL(h, BIO_method_type, 0);
     BIND_OSSL(h, BIO_ctrl, 1);
     BIND_OSSL(h, BIO_test_flags, 1);
-    BIND_OSSL(h, SSL_get_ex_data, 1);
-    BIND_OSSL(h, SSL_set_ex_data, 1);
     BIND_OSSL(h, CRYPTO_get_ex_new_index, 1);
     BIND_OSSL(h, ERR_peek_error, 1);
     BIND_OSSL(h, ERR_peek_last_error, 1);
@@ -222,8 +221,7 @@ static int bind_all(void *h)
         !o->SSL_get_version || !o->SSL_version || !o->SSL_get_options || !o->SSL_set_options ||
         !o->ERR_peek_error || !o->ERR_peek_last_error || !o->ERR_get_error ||
         !o->ERR_get_next_error_library || !o->ERR_load_strings || !o->SSL_get_rbio || !o->SSL_get_wbio || !o->BIO_find_type ||
-        !o->BIO_ctrl || !o->BIO_test_flags || !o->SSL_get_ex_data || !o->SSL_set_ex_data ||
-        !o->CRYPTO_get_ex_new_index || !o->ERR_set_mark || !o->ERR_pop_to_mark ||
+        !o->BIO_ctrl || !o->BIO_test_flags || !o->CRYPTO_get_ex_new_index || !o->ERR_set_mark || !o->ERR_pop_to_mark ||
         !o->OPENSSL_init_crypto || !o->OpenSSL_version_num) {
         tc_log_missing_symbols(missing.names, 1);
         return 0;
@@ -243,8 +241,10 @@ int tc_bind_openssl_slow(void)
         void *h = find_libssl();
         /* No libssl in the process: a wrapper was reached through some other
          * path (e.g. dlsym(RTLD_DEFAULT)); try again at the next call. */
-        if (h)
+        if (h) {
+            tc_libssl = h;
             __atomic_store_n(&tc_ossl_state, bind_all(h) ? 1 : -1, __ATOMIC_RELEASE);
+        }
     }
     state = tc_ossl_state;
     pthread_mutex_unlock(&bind_lock);

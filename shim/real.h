@@ -74,8 +74,6 @@ struct tc_ossl {
     int (*BIO_method_type)(const BIO *);
     long (*BIO_ctrl)(BIO *, int, long, void *);
     int (*BIO_test_flags)(const BIO *, int);
-    void *(*SSL_get_ex_data)(const SSL *, int);
-    int (*SSL_set_ex_data)(SSL *, int, void *);
     int (*CRYPTO_get_ex_new_index)(int, long, void *, void *, tc_ex_dup_fn *,
                                    tc_ex_free_fn *);
     unsigned long (*ERR_peek_error)(void);
@@ -103,6 +101,8 @@ void tc_bind_libc(void);
  * there, 0 otherwise (wrappers then pass calls through untouched). */
 int tc_bind_openssl_slow(void);
 extern int tc_ossl_state;
+/* The dlopen handle of the libssl bound (after tc_bind_openssl). */
+extern void *tc_libssl;
 
 static inline int tc_bind_openssl(void)
 {
