@@ -66,17 +66,18 @@ struct tc_conn *tc_ssl_index_find(const SSL *ssl)
         struct tc_conn *c = t ? probe(t, ssl) : NULL;
         if (c)
             return c;
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        if (__atomic_load_n(&sequence, __ATOMIC_RELAXED) == seq)
+        /* The slot loads are acquire loads: this one cannot pass them. */
+        if (__atomic_load_n(&sequence, __ATOMIC_ACQUIRE) == seq)
             return NULL;
     }
     return NULL;
 }
 
+/* The slot stores that follow are release stores: a reader that sees one
+ * sees the odd count too. */
 static void write_begin(void)
 {
     __atomic_store_n(&sequence, sequence + 1, __ATOMIC_RELAXED);
-    __atomic_thread_fence(__ATOMIC_RELEASE);
 }
 
 static void write_end(void)

@@ -250,9 +250,8 @@ class Runner(Suite):
         print(f"# {what} (heap: {fs['heap_source']}): bare {heap_b / n:.0f} B of heap per "
               f"connection (OpenSSL's own), shim {heap_s / n:.0f} B: the library adds "
               f"{per_conn:.1f} B per tracked connection ({heap_s - heap_b} B in all), "
-              f"{released:.1f} B of which went with the connections (OpenSSL's ex_data "
-              "slot for the record; the record is in the library's pool, the descriptor "
-              "table stays)")
+              f"{released:.1f} B of which went with the connections (the record and its "
+              "index slot are in the library's mapped pages; the descriptor table stays)")
         print(f"# {what}: RSS bare {rss_b // 1024} KiB ({rss_b / n:.0f} B per connection), "
               f"shim {rss_s // 1024} KiB ({rss_s / n:.0f} B): {rss_per_conn:+.0f} B per "
               "connection (page placement, see RSS_BOUND_PER_CONN)")
