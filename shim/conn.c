@@ -450,6 +450,20 @@ struct tc_conn *tc_fd_last(int fd, int *locked_out)
     return held;
 }
 
+int tc_fd_forget_if_ended(int fd)
+{
+    if (!table_acquire())
+        return 0;
+    struct tc_conn **slot = slot_of(fd, 0);
+    struct tc_conn *c = slot ? *slot : NULL;
+    unsigned flags = c ? tc_flags(c) : 0;
+    int ended = (flags & (TC_F_ENDED | TC_F_CLAIMED | TC_F_ALERT_WRITTEN)) && !(flags & TC_F_DRAIN);
+    if (ended)
+        publish_locked(fd, NULL);
+    table_release();
+    return ended;
+}
+
 struct tc_conn *tc_fd_peek_locked_out(int fd)
 {
     return tc_fd_peek(fd);

@@ -184,6 +184,12 @@ struct tc_conn *tc_fd_last(int fd, int *locked_out);
  * the recycled number never sees this entry. */
 void tc_fd_forget(int fd);
 
+/* close() of a descriptor whose connection has nothing left to do (its end
+ * decided, nothing to drain: a program that sent close_notify itself, or a
+ * close after the library's SSL_free or exit send): unpublishes fd under
+ * one lock and returns 1. 0: the caller takes tc_fd_last's way. */
+int tc_fd_forget_if_ended(int fd);
+
 /* Returns the record fd maps to, held, if its SSL object is alive (any
  * record when any is set). *locked_out as for tc_fd_take. */
 struct tc_conn *tc_fd_hold(int fd, int any, int *locked_out);

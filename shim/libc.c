@@ -53,6 +53,12 @@ static void closing_fd(int fd)
     if (getpid() != tc_pid)
         return;
     int saved = errno;
+    /* The usual close of a connection that has ended (the program's own
+     * close_notify, then close): one table update. */
+    if (tc_fd_forget_if_ended(fd)) {
+        errno = saved;
+        return;
+    }
     int locked_out = 0;
     struct tc_conn *c = tc_fd_last(fd, &locked_out);
     if (c && tc_conn_alive(c)) {
