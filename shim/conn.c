@@ -100,13 +100,13 @@ struct tc_conn **tc_fd_chunks[TC_FD_CHUNKS] = { [0 ... TC_FD_CHUNKS - 1] = tc_fd
 #define FD_LIMIT TC_FD_LIMIT
 
 /* The chunk of fd's slots, or NULL when none is allocated. */
-static struct tc_conn **chunk_of(unsigned int fd)
+static inline struct tc_conn **chunk_of(unsigned int fd)
 {
     struct tc_conn **chunk = __atomic_load_n(&tc_fd_chunks[fd >> CHUNK_BITS], __ATOMIC_ACQUIRE);
     return chunk == tc_fd_empty_chunk ? NULL : chunk;
 }
 
-static struct tc_conn **slot_of(int fd, int create)
+static inline struct tc_conn **slot_of(int fd, int create)
 {
     if (fd < 0 || (unsigned)fd >= FD_LIMIT)
         return NULL;
@@ -231,7 +231,7 @@ void tc_conn_put(struct tc_conn *c)
 
 /* Publish fd -> c (c may be NULL), dropping whatever the slot held.
  * Caller holds the lock. */
-static void publish_locked(int fd, struct tc_conn *c)
+static inline void publish_locked(int fd, struct tc_conn *c)
 {
     struct tc_conn **slot = slot_of(fd, c != NULL);
     if (!slot)
@@ -307,7 +307,7 @@ static void memo_keep(SSL *ssl, struct tc_conn *c, unsigned long gen)
     tc_memo_gen = gen;
 }
 
-struct tc_conn *tc_conn_get(SSL *ssl)
+struct tc_conn *tc_conn_get_slow(SSL *ssl)
 {
     unsigned long gen;
     struct tc_conn *c = memo_find(ssl, &gen);

@@ -129,8 +129,15 @@ int tc_conn_setup(void *libssl);
 /* SSL -> record. tc_conn_get only looks; tc_conn_track creates the record
  * at first sight. Both return NULL for objects the shim leaves alone
  * (DTLS, QUIC). Lock-free unless a record is created. */
-struct tc_conn *tc_conn_get(SSL *ssl);
+struct tc_conn *tc_conn_get_slow(SSL *ssl);
 struct tc_conn *tc_conn_track(SSL *ssl);
+
+/* Inline: the thread's memo answers most lookups. */
+static inline struct tc_conn *tc_conn_get(SSL *ssl)
+{
+    struct tc_conn *c = tc_conn_memo(ssl);
+    return c ? c : tc_conn_get_slow(ssl);
+}
 
 /* After the handshake: note the descriptor the SSL writes to and publish it
  * in the fd table. */

@@ -137,19 +137,17 @@ __attribute__((destructor)) static void tc_fini(void)
 }
 
 static pthread_mutex_t ready_lock = PTHREAD_MUTEX_INITIALIZER;
-static int ready;
+int tc_ready;
 
-int tc_openssl_ready(void)
+int tc_openssl_ready_slow(void)
 {
-    if (__builtin_expect(__atomic_load_n(&ready, __ATOMIC_ACQUIRE), 1))
-        return 1;
     /* Not once-only: if a wrapper is reached before any libssl is loaded,
      * a later call tries again. */
     pthread_mutex_lock(&ready_lock);
-    if (!ready && tc_bind_openssl() && tc_conn_setup(tc_libssl)) {
+    if (!tc_ready && tc_bind_openssl() && tc_conn_setup(tc_libssl)) {
         atexit(at_exit);
-        __atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
+        __atomic_store_n(&tc_ready, 1, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&ready_lock);
-    return __atomic_load_n(&ready, __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&tc_ready, __ATOMIC_ACQUIRE);
 }
