@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "closing.h"
+#include "alertbio.h"
 #include "init.h"
 #include "log.h"
 #include "real.h"
@@ -248,48 +249,13 @@ static enum outcome write_alert(SSL *ssl, int fd, long long deadline, int *epipe
     }
 }
 
-/* --- the alert through a memory BIO ------------------------------------------
- * The usual way out, with no system call but the send itself (SPEC section 6:
- * a sloppy client under the shim costs at most 4 system calls more than a
- * correct one): the real SSL_shutdown writes the alert record into a memory
- * BIO put in place of the socket BIO for that one call, and the shim sends
- * the bytes with send(MSG_NOSIGNAL | MSG_DONTWAIT). MSG_NOSIGNAL does what
- * blocking SIGPIPE does (two sigprocmask calls saved), MSG_DONTWAIT what the
- * poll() before a write to a blocking socket does (poll runs only when the
- * send buffer is full, for the same bounded wait). It applies when the SSL
- * writes straight into a descriptor BIO (no filter BIO in front, no kernel
- * TLS) over a socket; otherwise the alert goes out through OpenSSL's own
- * write, guarded as above.
- * One memory BIO serves the process, taken with an atomic flag: a thread
- * that finds it taken (another thread closing at the same moment, a signal
- * handler inside a close) uses the guarded path rather than wait. It is
- * allocated once and never freed. */
-static BIO *alert_bio;
-static int alert_bio_busy;
+/* --- the alert through the library's own BIO (alertbio.h) ------------------
+ * It applies when the SSL writes straight into a descriptor BIO (no filter
+ * BIO in front, no kernel TLS) over a socket; otherwise the alert goes out
+ * through OpenSSL's own write, guarded as above. */
 
-static BIO *alert_bio_take(void)
-{
-    if (!tc_ossl.SSL_set0_wbio || !tc_ossl.BIO_new || !tc_ossl.BIO_s_mem || !tc_ossl.BIO_up_ref)
-        return NULL;
-    if (__atomic_exchange_n(&alert_bio_busy, 1, __ATOMIC_ACQUIRE))
-        return NULL;
-    if (!alert_bio)
-        alert_bio = tc_ossl.BIO_new(tc_ossl.BIO_s_mem());
-    if (!alert_bio) {
-        __atomic_store_n(&alert_bio_busy, 0, __ATOMIC_RELEASE);
-        return NULL;
-    }
-    tc_ossl.BIO_ctrl(alert_bio, TC_BIO_CTRL_RESET, 0, NULL);
-    return alert_bio;
-}
-
-static void alert_bio_give(void)
-{
-    __atomic_store_n(&alert_bio_busy, 0, __ATOMIC_RELEASE);
-}
-
-/* 1 when the alert can go through the memory BIO: fd is a socket and the
- * SSL writes straight into a descriptor BIO without kernel TLS. */
+/* 1 when the alert can go through the library's BIO: fd is a socket and
+ * the SSL writes straight into a descriptor BIO without kernel TLS. */
 static int plain_socket_wbio(struct tc_conn *c, SSL *ssl, int fd)
 {
     if (fd < 0 || !c->is_socket)
@@ -342,9 +308,9 @@ static enum outcome write_alert_buffered(SSL *ssl, BIO *mem, int fd, long long d
     tc_ossl.SSL_set0_wbio(ssl, mem);
     int r = tc_ossl.SSL_shutdown(ssl);
     tc_ossl.SSL_set0_wbio(ssl, w);
-    char *data = NULL;
-    long len = tc_ossl.BIO_ctrl(mem, TC_BIO_CTRL_INFO, 0, &data);
-    if (r < 0 || len <= 0 || !data)
+    long len;
+    const char *data = tc_alert_bio_data(&len);
+    if (r < 0 || len <= 0)
         return SENT_ERROR;
     return send_all(fd, data, len, deadline);
 }
@@ -567,7 +533,7 @@ static void end_claimed(struct tc_conn *c, SSL *ssl, enum tc_trigger trigger, in
     tc_in_openssl++; /* a close() from a signal handler must not re-enter */
     /* 0 when the queue was empty: no mark was placed. */
     int marked = tc_ossl.ERR_set_mark();
-    BIO *mem = plain_socket_wbio(c, ssl, fd) ? alert_bio_take() : NULL;
+    BIO *mem = plain_socket_wbio(c, ssl, fd) ? tc_alert_bio_take() : NULL;
     /* Waiting for the peer's answer belongs where the program cannot read
      * any more (the real close, SSL_free, exit): after shutdown(SHUT_WR) the
      * answer, and the response before it, are the program's to read. */
@@ -621,7 +587,7 @@ static void end_claimed(struct tc_conn *c, SSL *ssl, enum tc_trigger trigger, in
     else
         out = write_alert(ssl, fd, deadline ? deadline : now_ms() + SEND_BOUND_MS, &epipe);
     if (mem)
-        alert_bio_give();
+        tc_alert_bio_give();
     /* The program did not ask for this close_notify: until it calls
      * SSL_shutdown itself, it sees the connection as it left it, and its
      * first SSL_shutdown behaves like a first call (openssl.c). Unread

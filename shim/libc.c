@@ -48,17 +48,19 @@ static void interrupted(struct tc_conn *c, int fd)
  * Leaves errno as it found it. */
 static void closing_fd(int fd)
 {
-    /* A vfork() child shares our memory but is another process: it must
-     * neither act nor change the table its parent relies on. */
-    if (getpid() != tc_pid)
-        return;
     int saved = errno;
     /* The usual close of a connection that has ended (the program's own
-     * close_notify, then close): one table update. */
+     * close_notify, then close): one table update, and no getpid() below.
+     * A vfork() child that gets here only drops an entry its parent would
+     * drop at its own close, with nothing left to do for it. */
     if (tc_fd_forget_if_ended(fd)) {
         errno = saved;
         return;
     }
+    /* A vfork() child shares our memory but is another process: it must
+     * neither act nor change the table its parent relies on. */
+    if (getpid() != tc_pid)
+        return;
     int locked_out = 0;
     struct tc_conn *c = tc_fd_last(fd, &locked_out);
     if (c && tc_conn_alive(c)) {

@@ -44,9 +44,15 @@ static int stderr_identity(dev_t *dev, ino_t *ino)
 static void file_setup(void);
 static void log_config_error(const char *variable, const char *detail);
 
+/* The program's name as it started: servers that set their process title
+ * (nginx: "nginx: worker process") write over the memory
+ * program_invocation_short_name points into. */
+static char program_name[64] = "?";
+
 void tc_log_setup(const struct tc_config *cfg)
 {
     int saved = errno;
+    snprintf(program_name, sizeof program_name, "%s", program_invocation_short_name);
     sink.sink = cfg->log;
     sink.level = cfg->log_level;
     sink.format = cfg->log_format;
@@ -366,8 +372,7 @@ static void emit_syslog(enum tc_level level, const char *msg, size_t len)
 {
     char line[1024];
     size_t n = tc_log_syslog_format(line, sizeof line, sink.facility, level,
-                                    program_invocation_short_name,
-                                    (long)getpid(), msg, len);
+                                    program_name, (long)getpid(), msg, len);
     int stream = __atomic_load_n(&syslog_stream, __ATOMIC_RELAXED);
     /* EPROTOTYPE: /dev/log is of the other type; remember which it is. */
     if (syslog_send(stream ? SOCK_STREAM : SOCK_DGRAM, line, n) != 0 && errno == EPROTOTYPE &&
@@ -680,7 +685,7 @@ void tc_log_event(const struct tc_event *ev)
         return;
     int saved = errno;
     char line[768], now[TC_LOG_TIME_SIZE];
-    struct tc_line_origin origin = { (long)getpid(), program_invocation_short_name, NULL };
+    struct tc_line_origin origin = { (long)getpid(), program_name, NULL };
     /* A file is read later and elsewhere: its lines say when. JSON always
      * does (a collector may not stamp what it reads). */
     if (sink.format == TC_FORMAT_JSON || sink.sink == TC_LOG_FILE) {

@@ -11,6 +11,7 @@
 
 typedef struct ssl_st SSL;
 typedef struct bio_st BIO;
+typedef struct bio_method_st BIO_METHOD;
 typedef struct crypto_ex_data_st CRYPTO_EX_DATA;
 
 #define TC_SSL_SENT_SHUTDOWN 1

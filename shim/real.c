@@ -190,8 +190,13 @@ static int bind_all(void *h)
     BIND_OSSL(h, BIO_find_type, 1);
     BIND_OSSL(h, SSL_set0_wbio, 0);
     BIND_OSSL(h, BIO_new, 0);
-    BIND_OSSL(h, BIO_s_mem, 0);
     BIND_OSSL(h, BIO_up_ref, 0);
+    BIND_OSSL(h, BIO_get_new_index, 0);
+    BIND_OSSL(h, BIO_meth_new, 0);
+    BIND_OSSL(h, BIO_meth_set_write, 0);
+    BIND_OSSL(h, BIO_meth_set_ctrl, 0);
+    BIND_OSSL(h, BIO_meth_set_create, 0);
+    BIND_OSSL(h, BIO_set_init, 0);
     BIND_OSSL(h, BIO_method_type, 0);
     BIND_OSSL(h, BIO_ctrl, 1);
     BIND_OSSL(h, BIO_test_flags, 1);

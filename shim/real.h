@@ -66,11 +66,16 @@ struct tc_ossl {
     BIO *(*SSL_get_rbio)(const SSL *);
     BIO *(*SSL_get_wbio)(const SSL *);
     BIO *(*BIO_find_type)(BIO *, int);
-    /* the alert through a memory BIO (closing.c); optional */
+    /* the alert through the library's own BIO (alertbio.c); optional */
     void (*SSL_set0_wbio)(SSL *, BIO *);
-    BIO *(*BIO_new)(const void *);
-    const void *(*BIO_s_mem)(void);
+    BIO *(*BIO_new)(const BIO_METHOD *);
     int (*BIO_up_ref)(BIO *);
+    int (*BIO_get_new_index)(void);
+    BIO_METHOD *(*BIO_meth_new)(int, const char *);
+    int (*BIO_meth_set_write)(BIO_METHOD *, int (*)(BIO *, const char *, int));
+    int (*BIO_meth_set_ctrl)(BIO_METHOD *, long (*)(BIO *, int, long, void *));
+    int (*BIO_meth_set_create)(BIO_METHOD *, int (*)(BIO *));
+    void (*BIO_set_init)(BIO *, int);
     int (*BIO_method_type)(const BIO *);
     long (*BIO_ctrl)(BIO *, int, long, void *);
     int (*BIO_test_flags)(const BIO *, int);
