@@ -16,9 +16,12 @@ of two runs of the same program on this machine:
   every round), at least 5 rounds; the median and the min-max of the
   per-round ratio shimmed / bare (> 1: the shimmed run was slower).
 
+Item 6 (bench/serverload.py) loads nginx and HAProxy with wrk, bare and
+with the library preloaded.
+
 Exit status 0 when every bar is met, 1 when one is missed, 2 on a setup
-error. Rows whose tool is missing (valgrind, strace, stunnel) say SKIP and
-why; they do not fail the run.
+error. Rows whose tool is missing (valgrind, strace, stunnel, wrk, nginx,
+haproxy) say SKIP and why; they do not fail the run.
 """
 
 import argparse
@@ -761,8 +764,13 @@ def main():
                    metavar=f"1-{len(LAYOUTS)}", help="heap/stack layouts, item 3's counts")
     p.add_argument("--sys-small", type=int, default=50, help="connections, strace runs")
     p.add_argument("--sys-large", type=int, default=250)
-    p.add_argument("--items", default="1,4,2,3,5")
+    p.add_argument("--items", default="1,4,2,3,5,6")
     p.add_argument("--hold", type=int, default=10000, help="live TLS connections, item 4")
+    p.add_argument("--load-seconds", type=int, default=5,
+                   help="seconds of each wrk run, item 6")
+    p.add_argument("--load-rounds", type=int, default=5, help="alternating rounds, item 6 (>= 5)")
+    p.add_argument("--load-pin", choices=("on", "off"), default="on",
+                   help="item 6: server and wrk on separate cores")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown too")
     a = p.parse_args()
     try:
@@ -771,7 +779,13 @@ def main():
         print(f"bench: {e}", file=sys.stderr)
         return 2
     t = Table()
-    items = {"1": item_close, "2": item_bulk, "3": item_short, "4": item_hold, "5": item_proxy}
+    # bench/serverload.py (item 6) imports its helpers from this module: as
+    # "run", the running script, not a second copy (whose Setup this main()
+    # would not catch).
+    sys.modules.setdefault("run", sys.modules[__name__])
+    import serverload
+    items = {"1": item_close, "2": item_bulk, "3": item_short, "4": item_hold, "5": item_proxy,
+             "6": serverload.item_load}
     try:
         for i in a.items.split(","):
             print(f"bench: item {i}...", file=sys.stderr, flush=True)
@@ -782,7 +796,9 @@ def main():
         return 2
     print(f"machine: {machine()}")
     print(f"figures: one run of make bench; counts are per call/connection (slope between two "
-          f"sizes); wall ratios are shimmed/bare of {a.rounds} alternating rounds")
+          f"sizes); wall ratios are shimmed/bare of {a.rounds} alternating rounds"
+          + (f" (item 6: {a.load_rounds} rounds of {a.load_seconds} s)"
+             if "6" in a.items.split(",") else ""))
     print(t.text())
     if a.markdown:
         print()
