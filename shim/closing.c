@@ -539,12 +539,12 @@ static void end_claimed(struct tc_conn *c, SSL *ssl, enum tc_trigger trigger, in
      * answer, and the response before it, are the program's to read. */
     int await = cfg->wait_ms > 0 && (trigger == TC_TRIGGER_CLOSE ||
                                      trigger == TC_TRIGGER_FREE || trigger == TC_TRIGGER_EXIT);
-    /* Without the memory BIO OpenSSL itself writes (also while waiting for
+    /* Without the library's BIO OpenSSL itself writes (also while waiting for
      * the answer: a TLS 1.3 KeyUpdate may be answered). */
     int guard = !mem || await;
     if (guard)
         pipe_guard_enter(&pg);
-    /* The memory BIO path sends to fd itself; OpenSSL reads or writes
+    /* The library's BIO path sends to fd itself; OpenSSL reads or writes
      * through the socket BIO only on the guarded path or while waiting. */
     if (fd >= 0 && guard)
         bio_switch_enter(&bs, ssl, fd);
@@ -556,7 +556,7 @@ static void end_claimed(struct tc_conn *c, SSL *ssl, enum tc_trigger trigger, in
      * bound). Every other trigger may wait SEND_BOUND_MS. */
     int reply = trigger == TC_TRIGGER_REPLY;
     long long deadline = reply ? now_ms() : 0;
-    /* Once OpenSSL has written the record into the memory BIO, it counts it
+    /* Once OpenSSL has written the record into the library's BIO, it counts it
      * as sent: a part that send() does not take is lost for good, and a
      * piece of a record left on the wire makes whatever the socket carries
      * next unreadable for the peer. After close and exit nothing follows
@@ -634,7 +634,7 @@ static void end_claimed(struct tc_conn *c, SSL *ssl, enum tc_trigger trigger, in
     if (guard)
         pipe_guard_leave(&pg, epipe);
     /* The program's error queue as it left it. A close_notify that went
-     * into the memory BIO and out pushed no error: on an empty queue there
+     * into the library's BIO and out pushed no error: on an empty queue there
      * is then nothing to take off (ERR_pop_to_mark costs as much as the
      * rest of the decision). Anything else (OpenSSL's own write, the wait
      * for the answer, a failure) may have pushed errors: they go, with the

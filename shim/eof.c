@@ -115,6 +115,14 @@ void tc_eof_prepare(struct tc_conn *c, SSL *ssl)
     }
 }
 
+void tc_eof_handshake_done(struct tc_conn *c)
+{
+    /* Nothing to set up before a read unless tc_eof_prepare sets the option:
+     * ready now, so that the first read takes the wrappers' steady way. */
+    if (!tc_ossl_v3 || tc_cfg()->eof == TC_EOF_WARN)
+        tc_set_flags(c, TC_F_EOF_READY);
+}
+
 int tc_eof_replay(struct tc_conn *c, int ex, int *ret)
 {
     if (TC_LOAD(c->end_state) != TC_END_ERROR)

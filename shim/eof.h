@@ -12,6 +12,10 @@
  * policy is error or clean: warn must leave OpenSSL's behaviour alone). */
 void tc_eof_prepare(struct tc_conn *c, SSL *ssl);
 
+/* The handshake has finished: the receive side is ready at once when it
+ * needs no setup (TLSCLOSE_EOF=warn, or OpenSSL 1.1.1). */
+void tc_eof_handshake_done(struct tc_conn *c);
+
 /* A read whose end the program was already told about (error policy):
  * returns 1 and sets *ret without calling OpenSSL. */
 int tc_eof_replay(struct tc_conn *c, int ex, int *ret);

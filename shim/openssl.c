@@ -150,8 +150,11 @@ static void io_succeeded(struct tc_conn *c, SSL *ssl, size_t n, enum io_kind kin
         tc_clear_flags(c, TC_F_WRITE_PENDING);
     if (!(flags & TC_F_FD_BOUND)) {
         int saved = errno;
-        if (tc_ossl.SSL_is_init_finished(ssl) == 1)
+        /* A handshake call that returned 1 has finished the handshake. */
+        if (kind == IO_HANDSHAKE || tc_ossl.SSL_is_init_finished(ssl) == 1) {
             tc_conn_learn_fd(c, ssl);
+            tc_eof_handshake_done(c);
+        }
         errno = saved;
     }
 }

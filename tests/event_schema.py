@@ -46,6 +46,12 @@ def want(event, **fields):
     return dict(event=event, **fields)
 
 
+def quick(ms):
+    """waited_ms of an answer that was already there: the exit handler reads
+    it at once, but a millisecond boundary may fall inside that read."""
+    return isinstance(ms, int) and 0 <= ms < 500
+
+
 # name, program (a sample, or hardening/NAME), its arguments, peer options
 # (count: connections), environment, TLS version, events it must log.
 RUNS = [
@@ -64,7 +70,7 @@ RUNS = [
      [want("sent", trigger="close", answered=False)]),
     ("wait, the peer's close_notify first", "exit_open", [], {"mode": "close"},
      {"TLSCLOSE_WAIT_MS": "5000", "TLSCLOSE_REPLY": "off"}, "1.3",
-     [want("sent", trigger="exit", answered=True, waited_ms=0)]),
+     [want("sent", trigger="exit", answered=True, waited_ms=quick)]),
     ("a zero-length SSL_write, then the peer's close_notify", "write_zero", [],
      {"mode": "close"}, {"TLSCLOSE_REPLY": "on"}, "1.2", [want("sent", trigger="reply")]),
     ("closed during the handshake", "handshake_close", [], {}, {}, "1.3",
@@ -120,8 +126,11 @@ REASONS = {"not established", "failed", "quiet", "not owner", "timeout", "peer g
 
 
 def matches(e, spec):
-    """e has every field of spec (an event name None: any event)."""
-    return all(e.get(k) == v for k, v in spec.items() if not (k == "event" and v is None))
+    """e has every field of spec (an event name None: any event; a callable
+    value: a predicate on the field)."""
+    return all(v(e.get(k)) if callable(v) else e.get(k) == v
+               for k, v in spec.items() if not (k == "event" and v is None))
+
 
 
 class Runner(Suite):

@@ -13,7 +13,7 @@ program goes on using the object (SSL_write, SSL_shutdown, SSL_read; for
 reply, its own SSL_shutdown retried until the peer reads), and the peer,
 told to read again, reports everything that reached it. "filter" puts a
 BIO_f_null in front of the socket BIO, so that the library writes through
-OpenSSL itself rather than through its memory BIO. Every combination runs
+OpenSSL itself rather than through the library's own BIO. Every combination runs
 bare and under the library, in TLS 1.2 and 1.3.
 
 The expectations are the correct behaviour: nothing on the wire that no
@@ -47,7 +47,7 @@ EXIT_CANNOT = 77  # the sample could not put the send buffer in the state
 SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE, SSL_ERROR_ZERO_RETURN = 2, 3, 6
 
 # trigger, state, filter, known_bug (a check the library fails, skipped
-# unless --known-bugs; none today). The memory BIO path used to have OpenSSL
+# unless --known-bugs; none today). The library's BIO path used to have OpenSSL
 # write the whole record into memory, so OpenSSL counted close_notify as
 # sent, and then sent what the socket took: with "partial" 10 bytes of the
 # record stayed on the wire (the peer saw a record cut short); with a reply,
@@ -195,7 +195,7 @@ class Runner(Suite):
                 env = {"TLSCLOSE_REPLY": "on"} if trigger == "reply" and tls == "1.3" else {}
                 for shim in (False, True):
                     label = (f"{trigger}, buffer taking {ROOM if state == 'partial' else 0} "
-                             f"bytes, {'OpenSSL write (filter BIO)' if filt else 'memory BIO'}"
+                             f"bytes, {'OpenSSL write (filter BIO)' if filt else 'the library BIO'}"
                              f" [TLS {tls}{', reply=on' if env else ''}, "
                              f"{'shim' if shim else 'bare'}]")
                     bug = shim and known_bug
@@ -249,7 +249,7 @@ class Runner(Suite):
         for filt in (False, True):
             variant = "reply,none" + (",filter" if filt else "")
             label = (f"control: reply not due (TLS 1.3, auto), "
-                     f"{'OpenSSL write (filter BIO)' if filt else 'memory BIO'} [shim]")
+                     f"{'OpenSSL write (filter BIO)' if filt else 'the library BIO'} [shim]")
             try:
                 lines, status, stderr, verdict, events = self.run_one(variant, "1.3", {}, True)
                 if status == EXIT_CANNOT:
