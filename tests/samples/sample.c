@@ -227,6 +227,11 @@ static int tcp_connect(int nonblocking)
 void sample_setup(struct sample *s, int nonblocking)
 {
 	s->ctx = sample_client_ctx();
+	sample_setup_in_ctx(s, nonblocking);
+}
+
+void sample_setup_in_ctx(struct sample *s, int nonblocking)
+{
 	s->fd = tcp_connect(nonblocking);
 	s->ssl = SSL_new(s->ctx);
 	if (!s->ssl)
@@ -237,9 +242,16 @@ void sample_setup(struct sample *s, int nonblocking)
 
 void sample_handshake(struct sample *s)
 {
+	sample_setup(s, 0);
+	sample_handshake_in_ctx(s);
+}
+
+void sample_handshake_in_ctx(struct sample *s)
+{
 	int r;
 
-	sample_setup(s, 0);
+	if (!s->ssl)
+		sample_setup_in_ctx(s, 0);
 	errno = 0;
 	r = SSL_connect(s->ssl);
 	if (r != 1)
@@ -271,10 +283,22 @@ static void check_response(const char *buf, size_t len)
 
 int sample_connect(struct sample *s)
 {
+	sample_handshake(s);
+	return sample_exchange(s);
+}
+
+int sample_connect_in_ctx(struct sample *s)
+{
+	s->ssl = NULL;
+	sample_handshake_in_ctx(s);
+	return sample_exchange(s);
+}
+
+int sample_exchange(struct sample *s)
+{
 	char buf[64];
 	size_t len = 0;
 
-	sample_handshake(s);
 	sample_write(s, "hello\n");
 	while (len == 0 || buf[len - 1] != '\n') {
 		int r;

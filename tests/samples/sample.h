@@ -49,12 +49,22 @@ SSL_CTX *sample_client_ctx(void);
  * an SSL over it (s->ctx, s->ssl, s->fd set): no handshake yet. */
 void sample_setup(struct sample *s, int nonblocking);
 
-/* Blocking TCP connect + SSL_connect (s->ctx, s->ssl, s->fd set), no data. */
+/* sample_setup with the context already in s->ctx. */
+void sample_setup_in_ctx(struct sample *s, int nonblocking);
+
+/* Blocking TCP connect + SSL_connect (s->ctx, s->ssl, s->fd set), no data.
+ * _in_ctx: over s->ctx, and over s->ssl if it is set already. */
 void sample_handshake(struct sample *s);
+void sample_handshake_in_ctx(struct sample *s);
 
 /* sample_handshake, then SSL_write "hello\n" and SSL_read until the "\n" of
  * "world\n". Returns 0; on failure prints a "sample:" line and exits 1. */
 int sample_connect(struct sample *s);
+
+/* sample_connect over the context already in s->ctx (a new SSL), and the
+ * exchange alone ("hello\n", then "world\n"). */
+int sample_connect_in_ctx(struct sample *s);
+int sample_exchange(struct sample *s);
 
 /* As sample_connect, with the socket O_NONBLOCK from before connect(); every
  * step (connect, SSL_connect, SSL_write, SSL_read) is driven by poll() on
