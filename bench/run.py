@@ -201,13 +201,18 @@ class Bench:
                            stderr=self.log, text=True, timeout=TIMEOUT)
         if p.returncode != 0:
             raise Setup(f"strace {' '.join(argv)} failed (see {self.log.name})")
-        counts = {}
-        with open(out) as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) == 2 and parts[0].isdigit() and parts[1] != "total":
-                    counts[parts[1]] = int(parts[0])
-        return counts, json.loads(p.stdout.strip().splitlines()[-1])
+        return strace_counts(out), json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def strace_counts(path):
+    """{syscall: calls} from the file strace -c -U calls,name wrote."""
+    counts = {}
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 2 and parts[0].isdigit() and parts[1] != "total":
+                counts[parts[1]] = int(parts[0])
+    return counts
 
 
 # --- the library's own instructions ------------------------------------------------

@@ -68,7 +68,7 @@ import subprocess
 import time
 
 from run import (TIMEOUT, Setup, alternate, clean_env, diff_names, free_port, library_own,
-                 per_round, ratio_text, syscall_slope, verdict)
+                 per_round, ratio_text, strace_counts, syscall_slope, verdict)
 
 CONNECTIONS = 64
 WARMUP_SECONDS = 1
@@ -440,13 +440,7 @@ def syscalls(b, srv, churn, core):
         finally:
             st.send_signal(signal.SIGINT)
             b.log.write(st.communicate(timeout=60)[1])
-        counts = {}
-        with open(out) as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) == 2 and parts[0].isdigit() and parts[1] != "total":
-                    counts[parts[1]] = int(parts[0])
-        return counts, n
+        return strace_counts(out), n
 
     return syscall_slope(measure, *SYS_SIZES[churn])
 

@@ -7,9 +7,6 @@
 #include "alertbio.h"
 #include "real.h"
 
-#define BIO_TYPE_SOURCE_SINK 0x0400
-#define BIO_CTRL_FLUSH 11
-
 /* A TLS record is at most 2^14 bytes of plaintext plus 2048 of expansion
  * (RFC 5246 6.2.3); an alert is far smaller, unless a program pads its
  * records (SSL_CTX_set_record_padding_callback). */
@@ -34,7 +31,7 @@ static int sink_write(BIO *b, const char *data, int len)
 static long sink_ctrl(BIO *b, int cmd, long num, void *ptr)
 {
     (void)b, (void)num, (void)ptr;
-    return cmd == BIO_CTRL_FLUSH;
+    return cmd == TC_BIO_CTRL_FLUSH;
 }
 
 static int sink_create(BIO *b)
@@ -50,7 +47,7 @@ static BIO *make(void)
         !o->BIO_meth_set_ctrl || !o->BIO_meth_set_create || !o->BIO_set_init || !o->BIO_new)
         return NULL;
     int index = o->BIO_get_new_index();
-    BIO_METHOD *m = index > 0 ? o->BIO_meth_new(index | BIO_TYPE_SOURCE_SINK, "tlsclose alert")
+    BIO_METHOD *m = index > 0 ? o->BIO_meth_new(index | TC_BIO_TYPE_SOURCE_SINK, "tlsclose alert")
                               : NULL;
     if (!m || !o->BIO_meth_set_write(m, sink_write) || !o->BIO_meth_set_ctrl(m, sink_ctrl) ||
         !o->BIO_meth_set_create(m, sink_create))

@@ -28,8 +28,8 @@ typedef struct crypto_ex_data_st CRYPTO_EX_DATA;
 #define TC_BIO_CTRL_SET_CLOSE 9
 #define TC_BIO_C_SET_FD 104
 #define TC_BIO_C_GET_FD 105
-#define TC_BIO_CTRL_RESET 1
-#define TC_BIO_CTRL_INFO 3
+#define TC_BIO_CTRL_FLUSH 11
+#define TC_BIO_TYPE_SOURCE_SINK 0x0400
 #define TC_BIO_CTRL_GET_KTLS_SEND 73 /* 1.1.1 built with kernel TLS */
 #define TC_SSL_OP_ENABLE_KTLS 0x8      /* 3.x */
 

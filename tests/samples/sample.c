@@ -242,7 +242,7 @@ void sample_setup_in_ctx(struct sample *s, int nonblocking)
 
 void sample_handshake(struct sample *s)
 {
-	sample_setup(s, 0);
+	s->ctx = sample_client_ctx();
 	sample_handshake_in_ctx(s);
 }
 
@@ -250,8 +250,7 @@ void sample_handshake_in_ctx(struct sample *s)
 {
 	int r;
 
-	if (!s->ssl)
-		sample_setup_in_ctx(s, 0);
+	sample_setup_in_ctx(s, 0);
 	errno = 0;
 	r = SSL_connect(s->ssl);
 	if (r != 1)
@@ -289,7 +288,6 @@ int sample_connect(struct sample *s)
 
 int sample_connect_in_ctx(struct sample *s)
 {
-	s->ssl = NULL;
 	sample_handshake_in_ctx(s);
 	return sample_exchange(s);
 }

@@ -53,7 +53,7 @@ void sample_setup(struct sample *s, int nonblocking);
 void sample_setup_in_ctx(struct sample *s, int nonblocking);
 
 /* Blocking TCP connect + SSL_connect (s->ctx, s->ssl, s->fd set), no data.
- * _in_ctx: over s->ctx, and over s->ssl if it is set already. */
+ * _in_ctx: over the context already in s->ctx. */
 void sample_handshake(struct sample *s);
 void sample_handshake_in_ctx(struct sample *s);
 
