@@ -771,9 +771,9 @@ def main():
     p.add_argument("--sys-large", type=int, default=250)
     p.add_argument("--items", default="1,4,2,3,5,6")
     p.add_argument("--hold", type=int, default=10000, help="live TLS connections, item 4")
-    p.add_argument("--load-seconds", type=int, default=5,
+    p.add_argument("--load-seconds", type=int, default=3,
                    help="seconds of each wrk run, item 6")
-    p.add_argument("--load-rounds", type=int, default=5, help="alternating rounds, item 6 (>= 5)")
+    p.add_argument("--load-rounds", type=int, default=9, help="alternating rounds, item 6 (>= 5)")
     p.add_argument("--load-pin", choices=("on", "off"), default="on",
                    help="item 6: server and wrk on separate cores")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown too")

@@ -297,9 +297,9 @@ int tc_eof_after_read(struct tc_conn *c, SSL *ssl, int ret, int ex, int *reply)
 
 int tc_eof_marked_by_program(struct tc_conn *c, SSL *ssl)
 {
-    if ((tc_flags(c) & TC_F_END_SEEN) || c->fd < 0 ||
-        (tc_ossl.SSL_get_shutdown(ssl) & TC_SSL_RECEIVED_SHUTDOWN) ||
-        tc_ossl.SSL_is_init_finished(ssl) != 1)
+    /* An established connection (its descriptor is learned when the
+     * handshake ends) whose end was not handled yet. */
+    if ((tc_flags(c) & (TC_F_END_SEEN | TC_F_FD_BOUND)) != TC_F_FD_BOUND || c->fd < 0)
         return 0;
     int saved = errno;
     int refused = 0;

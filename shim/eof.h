@@ -31,7 +31,7 @@ int tc_eof_after_read(struct tc_conn *c, SSL *ssl, int ret, int ex, int *reply);
  * hangup, without the SSL_read that would have seen the EOF. That is a
  * silent EOF, handled per policy here; returns 1 when the mark must be left
  * off (error: the program's next read gets the failure instead of a clean
- * end). */
+ * end). The caller has checked that the mark is not set yet. */
 int tc_eof_marked_by_program(struct tc_conn *c, SSL *ssl);
 
 /* SSL_get_error() for a connection whose end the shim reported: the code that
