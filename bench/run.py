@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""bench/run.py: the driver of `make bench` (SPEC section 6).
+"""bench/run.py: the driver of `make bench` (doc/design.md, Performance rules).
 
 Runs the programs of bench/ bare and with libtlsclose.so preloaded, side by
 side in one invocation, and prints one table. Every figure is a comparison

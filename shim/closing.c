@@ -190,7 +190,7 @@ static const char *reason_not_to_send(struct tc_conn *c, SSL *ssl, int fd, int f
      * written (none seen: ALERT_WRITTEN above) is the SSL_set_shutdown()
      * idiom, which only sets OpenSSL's state: to free without blocking, or,
      * as CPython >= 3.13 does before every SSL_free, to keep the session
-     * resumable. It ends like any other connection (SPEC 3.1, 4.2). */
+     * resumable. It ends like any other connection (doc/design.md, Sending). */
     int quiet = tc_ossl.SSL_get_quiet_shutdown(ssl) == 1;
     if (quiet && tc_cfg()->notify != TC_NOTIFY_ALWAYS)
         return "quiet";
@@ -562,8 +562,9 @@ static void end_claimed(struct tc_conn *c, SSL *ssl, enum tc_trigger trigger, in
      * next unreadable for the peer. After close and exit nothing follows
      * but FIN, after SSL_free nearly always the close: there the usual
      * send, which takes the record whole unless the buffer is full, costs
-     * no extra system call (SPEC section 6). After shutdown(), a reply or
-     * the program's quiet SSL_shutdown the object lives on: the record is
+     * no extra system call (doc/design.md, Performance rules). After
+     * shutdown(), a reply or the program's quiet SSL_shutdown the object
+     * lives on: the record is
      * made only for a socket that polls writable (which takes a record of
      * an alert's size whole); otherwise OpenSSL is left untouched, so that
      * its state stays true. */

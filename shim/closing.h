@@ -1,5 +1,5 @@
 /* closing.h: the one routine that sends close_notify on the program's
- * behalf (SPEC §4.2). */
+ * behalf (doc/design.md, Sending). */
 #ifndef TC_CLOSING_H
 #define TC_CLOSING_H
 

@@ -24,8 +24,9 @@ __thread volatile int tc_in_openssl __attribute__((tls_model("initial-exec")));
  * It is never held while OpenSSL runs or while a descriptor is really
  * closed, only for a few loads and stores (and, once per 256 records, an
  * mmap): a spin lock costs a handful of instructions where a mutex costs
- * some fifty per lock/unlock pair, several times per connection (SPEC
- * section 6). A waiter yields the CPU rather than spin long. */
+ * some fifty per lock/unlock pair, several times per connection
+ * (doc/design.md, Performance rules). A waiter yields the CPU rather than
+ * spin long. */
 static int table_lock;
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -175,9 +176,10 @@ static inline void table_release(void)
 /* --- records ------------------------------------------------------------------
  * Records come from the shim's own pool, in pages mapped for it, not from
  * malloc: a program's heap then looks exactly as it would without the shim
- * (SPEC section 6: a sloppy client under the shim costs at most 0.1 % more
- * instructions than a correct one; a record from malloc among OpenSSL's own
- * allocations shifted glibc's bins and cost more than the shim's own work).
+ * (doc/design.md, Performance rules: a sloppy client under the shim costs at
+ * most 0.05 % more instructions than a correct one without it; a record from
+ * malloc among OpenSSL's own allocations shifted glibc's bins and cost more
+ * than the shim's own work).
  * Freed records are kept for the next connection: memory follows the peak
  * number of connections. Caller holds the lock. */
 #define POOL_RECORDS 256
@@ -608,8 +610,8 @@ void tc_conn_atfork_prepare(void)
     __atomic_fetch_add(&tc_epoch, 1, __ATOMIC_ACQ_REL);
 }
 
-/* The parent's records keep the epoch before the fork (SPEC §4.1): see
- * tc_epoch in conn.h. */
+/* The parent's records keep the epoch before the fork (doc/design.md,
+ * Connection records): see tc_epoch in conn.h. */
 void tc_conn_atfork_parent(void)
 {
     table_release();

@@ -1,4 +1,4 @@
-/* conn.h: the connection table (SPEC §4.1).
+/* conn.h: the connection table (doc/design.md, Connection records).
  *
  * Two views of the same records:
  *  - SSL * -> connection, a hash table of the library's own (sslindex.h),
@@ -93,8 +93,9 @@ static inline int tc_conn_alive(struct tc_conn *c)
  * child handler, so the I/O path never needs a getpid() system call. */
 extern pid_t tc_pid;
 
-/* Ownership (SPEC §4.1): a connection belongs to the process that last did
- * TLS I/O on it, and one alive at fork() and not used since is left alone
+/* Ownership (doc/design.md, Connection records): a connection belongs to
+ * the process that last did TLS I/O on it, and one alive at fork() and not
+ * used since is left alone
  * by the parent as much as by the child. tc_epoch names "this process since
  * its last fork()": it changes in the parent when fork() starts (atfork
  * prepare) and again in the child, so a record's owner equals it only if
@@ -157,7 +158,7 @@ extern struct tc_conn *tc_fd_empty_chunk[TC_FD_CHUNK_SLOTS];
 /* Lock-free: the record a descriptor maps to, or NULL. Only compared with
  * NULL by callers; dereferenced only through the functions below. Inline:
  * close() of every descriptor that is not TLS pays exactly this (two loads,
- * no branch on the table's state; SPEC section 6, make bench). */
+ * no branch on the table's state; doc/design.md, Performance rules). */
 static inline struct tc_conn *tc_fd_peek(int fd)
 {
     if ((unsigned)fd >= TC_FD_LIMIT)

@@ -1,4 +1,4 @@
-/* eof.h: the receive side (SPEC §4.3): what a peer's end of the connection
+/* eof.h: the receive side (doc/design.md, Receiving): what a peer's end
  * becomes for the program — a silent EOF per TLSCLOSE_EOF, a fatal-level
  * close_notify as a clean one, a received close_notify answered per
  * TLSCLOSE_REPLY — and an SSL_get_error() that agrees with it. */

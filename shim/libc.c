@@ -96,7 +96,7 @@ __attribute__((noinline, cold)) static int close_slow(int fd)
 
 /* Every close() of the process passes here: for a descriptor that is not
  * TLS, the inline table lookup and a tail call to libc's close, no lock, no
- * allocation, no system call of ours (SPEC section 6; make bench counts it). */
+ * allocation, no system call of ours (doc/design.md, Performance rules). */
 TC_EXPORT int close(int fd)
 {
     int (*real)(int) = __atomic_load_n(&tc_libc.close, __ATOMIC_ACQUIRE);

@@ -1,4 +1,5 @@
-/* log.h: events (SPEC §4.4), one write(2) per line, errno preserved. */
+/* log.h: events (doc/design.md, Events and logging), one write(2) per line,
+ * errno preserved. */
 #ifndef TC_LOG_H
 #define TC_LOG_H
 

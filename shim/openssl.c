@@ -17,7 +17,8 @@
 
 /* --- bookkeeping around one OpenSSL call ----------------------------------- */
 
-/* Using a connection makes this process its owner (SPEC §4.1). */
+/* Using a connection makes this process its owner (doc/design.md,
+ * Connection records). */
 static void own(struct tc_conn *c)
 {
     unsigned long epoch = TC_LOAD(tc_epoch);
@@ -250,8 +251,9 @@ static int io_ex(io_ex_fn *real, SSL *ssl, void *buf, size_t num, size_t *done, 
 }
 
 /* --- the steady state -------------------------------------------------------
- * SPEC section 6: a bulk SSL_read or SSL_write costs at most 100 instructions
- * more than without the shim. Once a connection is established, its
+ * doc/design.md, Performance rules: a bulk SSL_read or SSL_write costs at
+ * most 100 instructions more than without the shim. Once a connection is
+ * established, its
  * descriptor learned and (for reads) its receive side prepared, a call that
  * succeeds only has to count bytes: the record comes from the thread's memo
  * and nothing else is decided. Any other case takes the full way (io_int,

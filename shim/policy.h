@@ -1,7 +1,7 @@
 /* policy.h: the TLSCLOSE_* environment, parsed once into an immutable
- * struct (SPEC §3.1). Parsing is pure: it reads values through a callback
- * and reports problems as data, so it is unit-tested and fuzzed without a
- * process environment. */
+ * struct (doc/design.md, Configuration). Parsing is pure: it reads values
+ * through a callback and reports problems as data, so it is unit-tested
+ * and fuzzed without a process environment. */
 #ifndef TC_POLICY_H
 #define TC_POLICY_H
 
@@ -30,7 +30,8 @@ struct tc_config {
     int syslog_facility;            /* LOG_USER, LOG_DAEMON, ... (<syslog.h>) */
 };
 
-/* The defaults of SPEC §3.1, as an initializer (usable for a static const). */
+/* The defaults (tlsclose(7), ENVIRONMENT), as an initializer (usable for a
+ * static const). */
 #define TC_CONFIG_DEFAULTS                                                             \
     {                                                                                  \
         .notify = TC_NOTIFY_ON, .eof = TC_EOF_WARN, .reply = TC_REPLY_AUTO, .wait_ms = 0, \

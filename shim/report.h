@@ -1,5 +1,5 @@
-/* report.h: connection events with their common fields (SPEC §4.4), and
- * the process-wide counts for the exit summary. */
+/* report.h: connection events with their common fields (doc/design.md,
+ * Events and logging), and the process-wide counts for the exit summary. */
 #ifndef TC_REPORT_H
 #define TC_REPORT_H
 
@@ -30,7 +30,7 @@ int tc_fd_at_eof(int fd);
  * descriptors: for the end of a connection only. */
 int tc_tcp_socket_at_eof(void);
 
-/* --- the final event of a connection (SPEC 4.4) ---------------------------
+/* --- the final event of a connection (tlsclose(7), EVENTS) ----------------
  * Every connection ends with exactly one: "sent" (the library sent
  * close_notify; trigger) or "skipped" (it did not; reason, which says why,
  * including "sent by program" when the program sent close_notify itself).

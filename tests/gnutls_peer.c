@@ -4,7 +4,7 @@
  *
  * Why GnuTLS: OpenSSL's API can only send close_notify at warning level
  * (SSL_shutdown); a fatal-level close_notify, which OpenSSL reports as a fatal
- * error with reason 1000 in TLS 1.2 (openssl-semantics.md section 2) and which
+ * error with reason 1000 in TLS 1.2 (doc/design.md, OpenSSL versions) and which
  * the shim turns into a clean end of stream, needs a peer built on another
  * library. gnutls_alert_send() writes any level/description pair as given.
  *

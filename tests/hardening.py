@@ -6,8 +6,9 @@ Each program in tests/hardening/ runs under the library against the strict
 peer (tests/peer), and each test asserts what the peer saw on the wire and
 what the library logged (JSON, TLSCLOSE_LOG_LEVEL=info):
 
-fork_handoff    a connection handed to a forked child (SPEC 4.1): the parent
-                closes its copy without using it, then the child reads, writes
+fork_handoff    a connection handed to a forked child (tlsclose(7), Ownership
+                across fork): the parent closes its copy without using it,
+                then the child reads, writes
                 "more\\n" and closes. The peer sees "more\\n" and one
                 close_notify, sent by the child; the parent sent nothing.
                 Bare, the peer sees no close_notify (so the test can fail).
@@ -384,7 +385,8 @@ class Runner(Suite):
             warn.pop(("untracked", "interrupted"), None)
             if variant == "shutdown":
                 # The connection was alive at the forks and not used since:
-                # the parent does not own it any more (SPEC 4.1).
+                # the parent does not own it any more (tlsclose(7),
+                # Ownership across fork).
                 if v.get("verdict") != "eof":
                     problems.append(f"peer saw {describe(v)}, expected eof (not owner)")
             else:

@@ -240,7 +240,7 @@ def event_pid(e):
 
 def final_event_problems(events, per_process=None):
     """Problems with the final events (sent, skipped) and the exit summaries
-    of a run's JSON events (SPEC 4.4): per process, at most one summary,
+    of a run's JSON events (tlsclose(7), EVENTS): per process, at most one summary,
     which adds up (connections = sent + skipped + open, open 0 at a normal
     exit, by_program part of skipped) and counts exactly the final events
     logged (one per connection: the log must be at debug level to show

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Tests of tlsclose-probe (SPEC §3.3), printed as TAP.
+"""Tests of tlsclose-probe (tlsclose-probe(1)), printed as TAP.
 
 The probe runs against the strict peer (tests/peer) in every closing mode,
 in TLS 1.2 and 1.3, in both output forms (--json and the table). The peer

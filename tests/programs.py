@@ -71,9 +71,9 @@ ANNOUNCED = 1000       # its Content-Length
 # 1.1.1's. Under clean no client may print it (nor OWN_EOF_TEXT).
 EOF_TEXT = re.compile(r"unexpected eof|EOF occurred in violation of protocol|"
                       r"SSL_ERROR_SYSCALL|UNEXPECTED_EOF", re.I)
-# The library's own error (SPEC 4.3), which every client here prints under
-# TLSCLOSE_EOF=error where it prints an SSL error at all (all of them do:
-# from the error queue, or as the binding's exception text).
+# The library's own error (doc/design.md, Receiving), which every client here
+# prints under TLSCLOSE_EOF=error where it prints an SSL error at all (all of
+# them do: from the error queue, or as the binding's exception text).
 OWN_EOF_TEXT = re.compile(r"connection ended without close_notify")
 # How they word a body shorter than its Content-Length: an HTTP matter, which
 # a clean TLS end cannot hide (the bytes are missing either way).

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Receive-side tests of tlsclose (SPEC §4.3), printed as TAP.
+"""Receive-side tests of tlsclose (tlsclose(7), Receiving), printed as TAP.
 
 1. Silent EOF: the strict peer sends a response and then ends TCP without
    close_notify (--mode=truncate). The sample eof_reader reads to the end with
@@ -91,7 +91,7 @@ class Runner(Suite):
     def expected_bare(self, ignore, own_bio, ex):
         """What a silent EOF gives a program without the library. A BIO of
         the program's own that does not answer BIO_eof gets the 1.1.1 signal
-        on OpenSSL 3.0 and 3.1 too (openssl-semantics.md §1); from 3.2 on,
+        on OpenSSL 3.0 and 3.1 too (doc/design.md, OpenSSL versions); from 3.2 on,
         whose record layer was rewritten, -1 (the _ex forms 0) instead of 0,
         still SSL_ERROR_SYSCALL with errno 0 and nothing queued."""
         if self.args.openssl == "3" and own_bio and system_openssl3() >= (3, 2):

@@ -278,7 +278,7 @@ class Runner(Suite):
                              for k, v in event.items()) for e in events):
                 problems.append(f"no event {event} in the log: {events}")
             # Each process has one connection: one final event, and its
-            # summary adds up (SPEC 4.4).
+            # summary adds up (tlsclose(7), EVENTS).
             problems += final_event_problems(events, per_process=1)
             if len(sent_events) > 1:
                 problems.append(f"more than one sent event: {sent_events}")

@@ -1,8 +1,9 @@
 /* fork_handoff: an established connection is handed to a forked child.
  * The parent sent the request, then forks, closes and frees its own copy
  * without using it again, and only then lets the child go on (pipe). The
- * child reads the response, writes "more\n" and closes: SPEC 4.1 makes the
- * child the owner (it used the connection) and leaves the parent's copy
+ * child reads the response, writes "more\n" and closes: the ownership rule
+ * (tlsclose(7), Ownership across fork) makes the child the owner (it used
+ * the connection) and leaves the parent's copy
  * alone (not used since the fork), so the peer sees "more\n" and then
  * exactly one close_notify, the child's. */
 #include "common.h"

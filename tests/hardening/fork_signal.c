@@ -81,8 +81,9 @@ int main(int argc, char **argv)
 	main_thread = pthread_self();
 	hard_handle(SIGUSR1, on_signal, 1);
 	/* One fork before any signal: the connection is alive at a fork and
-	 * unused since, so the parent does not own it any more (SPEC 4.1)
-	 * whichever signal comes first: the shutdown variant sends nothing. */
+	 * unused since, so the parent does not own it any more (tlsclose(7),
+	 * Ownership across fork) whichever signal comes first: the shutdown
+	 * variant sends nothing. */
 	pid_t first = fork();
 	if (first < 0)
 		sample_fail("fork failed");

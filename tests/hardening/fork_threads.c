@@ -24,7 +24,8 @@
  * Meanwhile the main thread forks FORKS times. Each child (alarm(60) as its
  * hang guard) closes every inherited descriptor with closefrom(3) and calls
  * exit(0): the library's exit handler visits every record. A child must
- * send nothing: the connections it inherited are not its own (SPEC 4.1).
+ * send nothing: the connections it inherited are not its own (tlsclose(7),
+ * Ownership across fork).
  * Once the workers are done, one more child also SSL_frees the idle
  * connections before it does the same. The parent waits for each child
  * (exit status 0 required), then writes "after fork\n" on each idle

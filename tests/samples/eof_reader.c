@@ -6,7 +6,7 @@
  * reason text of its oldest entry (ERR_lib_error_string,
  * ERR_reason_error_string); the second call's with ERR_print_errors, each
  * line without its thread id. The receive-side
- * tests compare this with the policy table (SPEC §4.3).
+ * tests compare this with the policy table (tlsclose(7), Receiving).
  *
  *   eof_reader --port=N --fn=read|read_ex|peek|peek_ex [--ignore-eof]
  *              [--bio=custom|custom-eof [--read-error-after=N]] [--then=wait-fin]

@@ -1,7 +1,8 @@
 /* fork_handoff: the parent hands an established connection to a forked
  * child and closes its own copy without using it again; the child writes
- * "child\n" and closes the last descriptor. SPEC §4.1: the child became the
- * owner by using the connection, so its close sends the one close_notify;
+ * "child\n" and closes the last descriptor. By tlsclose(7), Ownership across
+ * fork, the child became the owner by using the connection, so its close
+ * sends the one close_notify;
  * the parent's close (before or after the child's) sends nothing, which
  * would otherwise end the child's session or add a second alert. */
 #include "sample.h"

@@ -1,5 +1,5 @@
 /* main.c: tlsclose-probe, a diagnosis of how a TLS server closes its
- * connections (SPEC §3.3; manual page doc/tlsclose-probe.1).
+ * connections (manual page tlsclose-probe(1), doc/tlsclose-probe.1).
  *
  * A normal program, linked against libssl at build time; unlike the shim it
  * is never preloaded. */

@@ -1,7 +1,7 @@
 /* probe.h: what the parts of tlsclose-probe share: the options, the
  * observations of the two connections and the way out on errors.
  *
- * The probe (SPEC §3.3) makes two connections to one server:
+ * The probe (tlsclose-probe(1)) makes two connections to one server:
  *   1. "server closes first": handshake, the request if any, then read until
  *      the server ends the stream; how it ended (close_notify and its level,
  *      a bare FIN, a reset, another alert), and what the raw socket delivered
@@ -20,7 +20,7 @@
 
 #define PROBE_NAME "tlsclose-probe"
 
-/* Exit statuses (SPEC §3.3). */
+/* Exit statuses (tlsclose-probe(1), EXIT STATUS). */
 #define EXIT_CLEAN 0
 #define EXIT_UNCLEAN 1
 #define EXIT_FAILURE_TO_PROBE 2 /* usage, connection or handshake error */
