@@ -327,8 +327,9 @@ class Runner(Suite):
             self.write_table()
 
     def write_table(self):
-        """What the strict peer observed, as a Markdown table (for README and
-        the issue notes: results, not hand-written claims)."""
+        """What the strict peer observed, as a Markdown table (for
+        doc/results.md and the issue notes: results, not hand-written
+        claims)."""
         lines = [f"| pattern (OpenSSL {self.args.openssl}) | TLS 1.2 bare | TLS 1.2 shim "
                  "| TLS 1.3 bare | TLS 1.3 shim |", "|---|---|---|---|---|"]
         for name, *_ in SCENARIOS:
