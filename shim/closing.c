@@ -13,7 +13,7 @@
 
 #include "closing.h"
 #include "alertbio.h"
-#include "init.h"
+#include "settings.h"
 #include "log.h"
 #include "real.h"
 #include "report.h"

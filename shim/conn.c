@@ -11,9 +11,9 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "counts.h"
 #include "real.h"
 #include "reloc.h"
-#include "report.h"
 #include "sslindex.h"
 
 pid_t tc_pid;
@@ -77,11 +77,10 @@ static void table_unlock(void)
 static struct tc_conn *live_list;
 
 /* Set when libssl's own calls to SSL_free may bypass the wrapper (reloc.h):
- * OpenSSL then calls ssl_freed at every SSL_free. */
+ * OpenSSL then calls ssl_freed at every SSL_free, which tells the layer
+ * above through freed_inside_openssl. */
 static int free_callback;
-
-/* The wrapper (openssl.c), where libssl's own calls to SSL_free should land. */
-void SSL_free(SSL *ssl);
+static void (*freed_inside_openssl)(struct tc_conn *c);
 
 /* --- fd table ------------------------------------------------------------
  * Two levels, so memory follows the highest descriptor in use: 1024 chunks
@@ -213,14 +212,6 @@ static void unref_locked(struct tc_conn *c)
     }
 }
 
-void tc_conn_hold(struct tc_conn *c)
-{
-    if (!table_acquire())
-        return; /* cannot happen for callers outside the shim */
-    c->refs++;
-    table_release();
-}
-
 void tc_conn_put(struct tc_conn *c)
 {
     /* A signal handler that interrupted the lock holder cannot drop its
@@ -266,16 +257,18 @@ static void ssl_freed(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
     struct tc_conn *c = parent ? tc_ssl_index_find(parent) : NULL;
     if (!c)
         return;
-    tc_report_skipped(c, NULL, "freed by OpenSSL", TC_LEVEL_INFO, c->fd, -1,
-                      "the SSL object was freed inside OpenSSL, where the library "
-                      "cannot act (whether close_notify went out is not known)");
+    freed_inside_openssl(c);
     tc_conn_detach(parent, c);
 }
 
-int tc_conn_setup(void *libssl)
+int tc_conn_setup(void *libssl, void (*freed_inside)(struct tc_conn *c))
 {
-    if (free_callback || tc_reloc_all_reach(libssl, "SSL_free", (const void *)SSL_free))
+    /* The wrapper (openssl.c), where libssl's own calls to SSL_free should
+     * land: looked up in the library itself, not referred to, so that this
+     * table stays below the wrappers. */
+    if (free_callback || tc_reloc_all_reach(libssl, "SSL_free", tc_own_symbol("SSL_free")))
         return 1;
+    freed_inside_openssl = freed_inside;
     if (tc_ossl.CRYPTO_get_ex_new_index(TC_CRYPTO_EX_INDEX_SSL, 0, NULL, NULL, NULL, ssl_freed) < 0)
         return 0;
     free_callback = 1;

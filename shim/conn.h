@@ -12,82 +12,7 @@
 #define TC_CONN_H
 
 #include <sys/types.h>
-#include "ossl.h"
-
-enum {
-    TC_F_FD_BOUND = 1u << 0,      /* descriptor looked up after the handshake */
-    TC_F_FAILED = 1u << 1,        /* EOF, transport or fatal error seen */
-    TC_F_PEER_CN = 1u << 2,       /* peer's close_notify received */
-    TC_F_ALERT_WRITTEN = 1u << 3, /* SSL_shutdown (the program's or ours) wrote close_notify */
-    TC_F_CLAIMED = 1u << 4,       /* the shim decided for good: sent, or skipped for a
-                                   * reason that cannot change */
-    TC_F_WRITE_PENDING = 1u << 5, /* an SSL_write is waiting to be retried */
-    TC_F_FREEING = 1u << 6,       /* SSL_free under way: never touch the object again */
-    TC_F_EOF_READY = 1u << 7,     /* receive-side setup done (eof.c) */
-    TC_F_END_SEEN = 1u << 8,      /* the peer's end (close_notify or EOF) was handled */
-    TC_F_SENT_FOR_PROGRAM = 1u << 9, /* the shim wrote close_notify; the program has not
-                                      * called SSL_shutdown since */
-    TC_F_EOF_OPTION = 1u << 10,   /* the shim set SSL_OP_IGNORE_UNEXPECTED_EOF */
-    TC_F_SENDING = 1u << 11,      /* a thread of the library is deciding or sending on the
-                                   * object (closing.c): SSL_free and the program's calls
-                                   * wait for it, no second one starts */
-    TC_F_DRAIN = 1u << 12,        /* the library's close_notify went out: drain unread
-                                   * bytes before the real close (FIN, not RST) */
-    TC_F_REPLIED = 1u << 13,      /* that close_notify answered the peer's (TLSCLOSE_REPLY) */
-    TC_F_ENDED = 1u << 14,        /* the connection's one final event (sent or skipped) is
-                                   * counted and logged (report.c: tc_report_end) */
-    TC_F_UNCOUNTED = 1u << 15,    /* SSL_clear reset the record: the connection on it is
-                                   * counted when it ends, not when it starts */
-};
-
-/* What the program is told about the connection's end, once the receive
- * side has decided (eof.c); 0 while the connection has not ended. */
-enum tc_end_state {
-    TC_END_NONE = 0,
-    TC_END_ERROR,   /* silent EOF reported as an error (TLSCLOSE_EOF=error) */
-    TC_END_CLEAN,   /* reported as a clean end of stream */
-};
-
-struct tc_conn {
-    SSL *ssl;                 /* NULL once the SSL object is freed (tc_lock; atomic) */
-    int fd;                   /* descriptor the SSL writes to, -1 if none (custom BIO) */
-    int has_identity;         /* dev/ino valid */
-    int is_socket;            /* fd was a socket when learned (send() works) */
-    dev_t dev;                /* identity of fd's open file when learned: a later */
-    ino_t ino;                /* descriptor with the same number is not ours */
-    unsigned long owner;      /* tc_epoch when TLS I/O was last done on it (atomic) */
-    int active;               /* threads inside an OpenSSL call on it (atomic) */
-    unsigned flags;           /* TC_F_* (atomic) */
-    int end_state;            /* enum tc_end_state (atomic) */
-    unsigned long long bytes_in, bytes_out; /* plaintext (atomic) */
-    int refs;                 /* tc_lock: SSL attachment + fd aliases + holders */
-    int aliases;              /* tc_lock: fd-table slots pointing here */
-    int extra_ssl_refs;       /* tc_lock: SSL_up_ref calls not yet balanced by SSL_free */
-    struct tc_conn *prev, *next; /* tc_lock: list of records attached to an SSL */
-};
-
-#define TC_LOAD(field) __atomic_load_n(&(field), __ATOMIC_ACQUIRE)
-#define TC_STORE(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELEASE)
-
-static inline unsigned tc_flags(struct tc_conn *c) { return TC_LOAD(c->flags); }
-static inline unsigned tc_set_flags(struct tc_conn *c, unsigned f)
-{
-    return __atomic_fetch_or(&c->flags, f, __ATOMIC_ACQ_REL);
-}
-static inline void tc_clear_flags(struct tc_conn *c, unsigned f)
-{
-    __atomic_fetch_and(&c->flags, ~f, __ATOMIC_ACQ_REL);
-}
-static inline unsigned tc_clear_flags_old(struct tc_conn *c, unsigned f)
-{
-    return __atomic_fetch_and(&c->flags, ~f, __ATOMIC_ACQ_REL);
-}
-
-/* The SSL object is still there and no SSL_free has begun on it. */
-static inline int tc_conn_alive(struct tc_conn *c)
-{
-    return TC_LOAD(c->ssl) != NULL && !(tc_flags(c) & TC_F_FREEING);
-}
+#include "record.h"
 
 /* The process id as the shim knows it: set at start-up and in the atfork
  * child handler, so the I/O path never needs a getpid() system call. */
@@ -124,8 +49,11 @@ static inline struct tc_conn *tc_conn_memo(SSL *ssl)
 }
 
 /* Once OpenSSL is bound, from the libssl handle: makes sure the library
- * hears of every SSL object freed (reloc.h). 1 on success. */
-int tc_conn_setup(void *libssl);
+ * hears of every SSL object freed (reloc.h). An object freed inside OpenSSL,
+ * where the wrapper does not see it, is passed to freed_inside before its
+ * record is detached (the object is being torn down: no OpenSSL call). 1 on
+ * success. */
+int tc_conn_setup(void *libssl, void (*freed_inside)(struct tc_conn *c));
 
 /* SSL -> record. tc_conn_get only looks; tc_conn_track creates the record
  * at first sight. Both return NULL for objects the shim leaves alone
@@ -224,8 +152,7 @@ void tc_fd_foreach_in(unsigned int first, unsigned int last, void (*fn)(int fd))
  * still names may belong to another file by now. */
 int tc_conn_any_fd(struct tc_conn *c, int *closed);
 
-/* Take / drop a reference. */
-void tc_conn_hold(struct tc_conn *c);
+/* Drop a reference taken by tc_fd_last or tc_fd_hold. */
 void tc_conn_put(struct tc_conn *c);
 
 /* SSL_up_ref / SSL_free bookkeeping: returns 1 when this SSL_free really

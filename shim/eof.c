@@ -4,8 +4,9 @@
 #include <errno.h>
 #include <pthread.h>
 
+#include "counts.h"
 #include "eof.h"
-#include "init.h"
+#include "settings.h"
 #include "real.h"
 #include "report.h"
 

@@ -1,60 +1,37 @@
-/* init.c: start-up, configuration, fork and exit handling (see init.h). */
+/* init.c: start-up, binding OpenSSL, fork and exit handling (see init.h). */
 #include "config.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <sys/auxv.h>
 #include <unistd.h>
 
 #include "closing.h"
 #include "conn.h"
 #include "init.h"
 #include "log.h"
-#include "real.h"
 #include "report.h"
+#include "settings.h"
 
-static struct tc_config config;
-static int config_loaded;
 /* The process the program started as: a forked child (that did not exec)
  * is not a program of its own for the exit summary. */
 static pid_t start_pid;
 
-static const char *process_getenv(const char *name, void *ctx)
-{
-    (void)ctx;
-#ifdef HAVE_SECURE_GETENV
-    return secure_getenv(name);
-#else
-    return getenv(name);
-#endif
-}
-
 static void load_config(void)
 {
     struct tc_config_errors errors;
-    tc_config_parse(process_getenv, NULL, &config, &errors);
-    /* A set-user-ID program reads no variable (secure_getenv): it has no
-     * names to misspell either. */
-    if (!getauxval(AT_SECURE))
-        tc_config_unknown_names(environ, &errors);
-    tc_log_setup(&config);
-    config_loaded = 1;
+    tc_settings_load(&errors);
+    tc_log_setup(tc_cfg());
     tc_log_config_errors(&errors);
-}
-
-const struct tc_config *tc_cfg(void)
-{
-    /* Loaded by the constructor; a wrapper that runs before it (another
-     * library's constructor calling close()) falls back to the defaults
-     * rather than reading the environment at an unknown time. */
-    static const struct tc_config defaults = TC_CONFIG_DEFAULTS;
-    return __atomic_load_n(&config_loaded, __ATOMIC_ACQUIRE) ? &config : &defaults;
 }
 
 static void atfork_prepare(void) { tc_conn_atfork_prepare(); }
 static void atfork_parent(void) { tc_conn_atfork_parent(); }
-static void atfork_child(void) { tc_conn_atfork_child(); }
+static void atfork_child(void)
+{
+    tc_conn_atfork_child();
+    tc_report_atfork_child();
+}
 
 __attribute__((constructor)) static void tc_init(void)
 {
@@ -136,6 +113,32 @@ __attribute__((destructor)) static void tc_fini(void)
     errno = saved;
 }
 
+/* --- the first OpenSSL call ------------------------------------------------------ */
+
+int tc_openssl_bound_slow(void)
+{
+    static int reported;
+    int bound = tc_bind_openssl_slow();
+    /* Said once, by whichever thread gets here first after the binding. */
+    if (__atomic_load_n(&tc_ossl_state, __ATOMIC_ACQUIRE) &&
+        !__atomic_exchange_n(&reported, 1, __ATOMIC_ACQ_REL)) {
+        int disabled;
+        const char *names = tc_ossl_missing(&disabled);
+        if (names)
+            tc_log_missing_symbols(names, disabled);
+    }
+    return bound;
+}
+
+/* An SSL object freed inside OpenSSL, where the SSL_free wrapper does not
+ * see it (conn.h: tc_conn_setup): its connection ends without the library. */
+static void freed_inside_openssl(struct tc_conn *c)
+{
+    tc_report_skipped(c, NULL, "freed by OpenSSL", TC_LEVEL_INFO, c->fd, -1,
+                      "the SSL object was freed inside OpenSSL, where the library "
+                      "cannot act (whether close_notify went out is not known)");
+}
+
 static pthread_mutex_t ready_lock = PTHREAD_MUTEX_INITIALIZER;
 int tc_ready;
 
@@ -144,7 +147,7 @@ int tc_openssl_ready_slow(void)
     /* Not once-only: if a wrapper is reached before any libssl is loaded,
      * a later call tries again. */
     pthread_mutex_lock(&ready_lock);
-    if (!tc_ready && tc_bind_openssl() && tc_conn_setup(tc_libssl)) {
+    if (!tc_ready && tc_openssl_bound() && tc_conn_setup(tc_libssl, freed_inside_openssl)) {
         atexit(at_exit);
         __atomic_store_n(&tc_ready, 1, __ATOMIC_RELEASE);
     }

@@ -14,6 +14,7 @@
 #include "init.h"
 #include "real.h"
 #include "report.h"
+#include "settings.h"
 
 /* --- bookkeeping around one OpenSSL call ----------------------------------- */
 
@@ -185,12 +186,12 @@ static int io_done(struct tc_conn *c, SSL *ssl, int r, int ok, size_t n, enum io
 }
 
 /* Never call a NULL function, and read the table only once it is published:
- * tc_bind_openssl() returns after an acquire load of the binding state, or
+ * tc_openssl_bound() returns after an acquire load of the binding state, or
  * after waiting for the thread that is binding. An OpenSSL that lacks a
  * symbol we wrap cannot be the one the program called, but be safe. */
 #define REAL_OR(name, fail)             \
     do {                                \
-        (void)tc_bind_openssl();        \
+        (void)tc_openssl_bound();       \
         if (!tc_ossl.name)              \
             return fail;                \
     } while (0)

@@ -50,7 +50,6 @@ static const char *choice_name(const struct choice *c, int value)
     return "?";
 }
 
-const char *tc_notify_name(enum tc_notify v) { return choice_name(notify_choices, (int)v); }
 const char *tc_eof_name(enum tc_eof v) { return choice_name(eof_choices, (int)v); }
 const char *tc_reply_name(enum tc_reply v) { return choice_name(reply_choices, (int)v); }
 const char *tc_level_name(enum tc_level v) { return choice_name(level_choices, (int)v); }

@@ -91,7 +91,6 @@ size_t tc_config_error_message(char *buf, size_t size, const struct tc_config_er
 void tc_config_defaults(struct tc_config *cfg);
 
 /* Names for logs and documentation. */
-const char *tc_notify_name(enum tc_notify v);
 const char *tc_eof_name(enum tc_eof v);
 const char *tc_reply_name(enum tc_reply v);
 const char *tc_level_name(enum tc_level v);

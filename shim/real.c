@@ -12,7 +12,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "log.h"
 #include "real.h"
 
 struct tc_libc tc_libc;
@@ -60,17 +59,42 @@ static int no_fclose(FILE *f)
     return EOF;
 }
 
+void *tc_own_symbol(const char *name)
+{
+    static void *self, *self_base;
+    Dl_info info;
+    void *h = __atomic_load_n(&self, __ATOMIC_ACQUIRE);
+    if (!h) {
+        /* This library's own file, found from one of its functions; already
+         * loaded, so RTLD_NOLOAD only returns a handle (benign race: every
+         * thread gets the same one). */
+        if (!dladdr((void *)tc_own_symbol, &info) || !info.dli_fname)
+            return NULL;
+        h = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+        if (!h)
+            return NULL;
+        __atomic_store_n(&self_base, info.dli_fbase, __ATOMIC_RELAXED);
+        __atomic_store_n(&self, h, __ATOMIC_RELEASE);
+    }
+    /* dlsym() searches the object's dependencies too: only a definition in
+     * this very object counts. */
+    void *p = dlsym(h, name);
+    return p && dladdr(p, &info) && info.dli_fbase == __atomic_load_n(&self_base, __ATOMIC_RELAXED)
+               ? p
+               : NULL;
+}
+
 /* dlsym(RTLD_NEXT) never returns our own definition, but a broken preload
  * order could; treat our own address as "not found". */
-static void *next_symbol(const char *name, void *self)
+static void *next_symbol(const char *name)
 {
     void *p = dlsym(RTLD_NEXT, name);
-    return p == self ? NULL : p;
+    return p && p == tc_own_symbol(name) ? NULL : p;
 }
 
 #define BIND_LIBC(name, fallback)                                                   \
     do {                                                                            \
-        void *p_ = next_symbol(#name, (void *)&name);                               \
+        void *p_ = next_symbol(#name);                                              \
         __atomic_store_n(&tc_libc.name, p_ ? (__typeof__(tc_libc.name))p_ : fallback, \
                          __ATOMIC_RELEASE);                                         \
     } while (0)
@@ -129,26 +153,39 @@ static void *find_libssl(void)
     return NULL;
 }
 
-/* Names of required symbols that were not found, reported in one line. */
-struct missing {
-    char names[512];
-    size_t len;
-};
+/* How much the library depends on each function it binds:
+ *  WRAPPED:  a function it intercepts; if missing, its wrapper fails the
+ *            call as the program's own call would have (named in the
+ *            missing-symbol line);
+ *  NEEDED:   a function the library itself calls to act; if one is
+ *            missing, the library leaves the program's TLS alone;
+ *  OPTIONAL: used when present (newer versions, BIO methods). */
+enum need { OPTIONAL, WRAPPED, NEEDED };
 
-static void *ossl_symbol(void *handle, const char *name, int required, struct missing *m)
+static struct {
+    char names[512]; /* the missing WRAPPED and NEEDED functions, comma-separated */
+    size_t len;
+    int disabled;    /* a NEEDED one is missing */
+} missing;
+
+static void *ossl_symbol(void *handle, const char *name, enum need need)
 {
     void *p = dlsym(handle, name);
-    if (!p && required && m->len < sizeof m->names) {
-        int n = snprintf(m->names + m->len, sizeof m->names - m->len, "%s%s",
-                         m->len ? "," : "", name);
+    if (p || need == OPTIONAL)
+        return p;
+    if (need == NEEDED)
+        missing.disabled = 1;
+    if (missing.len < sizeof missing.names) {
+        int n = snprintf(missing.names + missing.len, sizeof missing.names - missing.len, "%s%s",
+                         missing.len ? "," : "", name);
         if (n > 0)
-            m->len += (size_t)n;
+            missing.len += (size_t)n;
     }
-    return p;
+    return NULL;
 }
 
-#define BIND_OSSL(h, name, required) \
-    (tc_ossl.name = (__typeof__(tc_ossl.name))ossl_symbol((h), #name, (required), &missing))
+#define BIND_OSSL(h, name, need) \
+    (tc_ossl.name = (__typeof__(tc_ossl.name))ossl_symbol((h), #name, (need)))
 
 static pthread_mutex_t bind_lock = PTHREAD_MUTEX_INITIALIZER;
 int tc_ossl_state; /* 0: not tried, 1: bound, -1: no usable OpenSSL */
@@ -156,86 +193,75 @@ void *tc_libssl;
 
 static int bind_all(void *h)
 {
-    struct missing missing = { "", 0 };
-    BIND_OSSL(h, SSL_read, 1);
-    BIND_OSSL(h, SSL_read_ex, 1);
-    BIND_OSSL(h, SSL_peek, 1);
-    BIND_OSSL(h, SSL_peek_ex, 1);
-    BIND_OSSL(h, SSL_write, 1);
-    BIND_OSSL(h, SSL_write_ex, 1);
-    BIND_OSSL(h, SSL_connect, 1);
-    BIND_OSSL(h, SSL_accept, 1);
-    BIND_OSSL(h, SSL_do_handshake, 1);
-    BIND_OSSL(h, SSL_shutdown, 1);
-    BIND_OSSL(h, SSL_free, 1);
-    BIND_OSSL(h, SSL_up_ref, 1);
-    BIND_OSSL(h, SSL_clear, 1);
-    BIND_OSSL(h, SSL_get_error, 1);
-    BIND_OSSL(h, SSL_is_init_finished, 1);
-    BIND_OSSL(h, SSL_get_shutdown, 1);
-    BIND_OSSL(h, SSL_set_shutdown, 1);
-    BIND_OSSL(h, SSL_get_quiet_shutdown, 1);
-    BIND_OSSL(h, SSL_set_quiet_shutdown, 1);
-    BIND_OSSL(h, SSL_get_wfd, 1);
-    BIND_OSSL(h, SSL_get_rfd, 1);
-    BIND_OSSL(h, SSL_want, 1);
-    BIND_OSSL(h, SSL_is_dtls, 1);
-    BIND_OSSL(h, SSL_is_quic, 0);
-    BIND_OSSL(h, SSL_get_version, 1);
-    BIND_OSSL(h, SSL_version, 1);
-    BIND_OSSL(h, SSL_get_options, 1);
-    BIND_OSSL(h, SSL_set_options, 1);
-    BIND_OSSL(h, SSL_get_rbio, 1);
-    BIND_OSSL(h, SSL_get_wbio, 1);
-    BIND_OSSL(h, BIO_find_type, 1);
-    BIND_OSSL(h, SSL_set0_wbio, 0);
-    BIND_OSSL(h, BIO_new, 0);
-    BIND_OSSL(h, BIO_up_ref, 0);
-    BIND_OSSL(h, BIO_get_new_index, 0);
-    BIND_OSSL(h, BIO_meth_new, 0);
-    BIND_OSSL(h, BIO_meth_set_write, 0);
-    BIND_OSSL(h, BIO_meth_set_ctrl, 0);
-    BIND_OSSL(h, BIO_meth_set_create, 0);
-    BIND_OSSL(h, BIO_set_init, 0);
-    BIND_OSSL(h, BIO_method_type, 0);
-    BIND_OSSL(h, BIO_ctrl, 1);
-    BIND_OSSL(h, BIO_test_flags, 1);
-    BIND_OSSL(h, CRYPTO_get_ex_new_index, 1);
-    BIND_OSSL(h, ERR_peek_error, 1);
-    BIND_OSSL(h, ERR_peek_last_error, 1);
-    BIND_OSSL(h, ERR_get_error, 1);
+    BIND_OSSL(h, SSL_read, WRAPPED);
+    BIND_OSSL(h, SSL_read_ex, WRAPPED);
+    BIND_OSSL(h, SSL_peek, WRAPPED);
+    BIND_OSSL(h, SSL_peek_ex, WRAPPED);
+    BIND_OSSL(h, SSL_write, WRAPPED);
+    BIND_OSSL(h, SSL_write_ex, WRAPPED);
+    BIND_OSSL(h, SSL_connect, WRAPPED);
+    BIND_OSSL(h, SSL_accept, WRAPPED);
+    BIND_OSSL(h, SSL_do_handshake, WRAPPED);
+    BIND_OSSL(h, SSL_shutdown, NEEDED);
+    BIND_OSSL(h, SSL_free, WRAPPED);
+    BIND_OSSL(h, SSL_up_ref, WRAPPED);
+    BIND_OSSL(h, SSL_clear, WRAPPED);
+    BIND_OSSL(h, SSL_get_error, WRAPPED);
+    BIND_OSSL(h, SSL_is_init_finished, NEEDED);
+    BIND_OSSL(h, SSL_get_shutdown, NEEDED);
+    BIND_OSSL(h, SSL_set_shutdown, NEEDED);
+    BIND_OSSL(h, SSL_get_quiet_shutdown, NEEDED);
+    BIND_OSSL(h, SSL_set_quiet_shutdown, NEEDED);
+    BIND_OSSL(h, SSL_get_wfd, NEEDED);
+    BIND_OSSL(h, SSL_want, NEEDED);
+    BIND_OSSL(h, SSL_is_dtls, NEEDED);
+    BIND_OSSL(h, SSL_is_quic, OPTIONAL);
+    BIND_OSSL(h, SSL_get_version, NEEDED);
+    BIND_OSSL(h, SSL_version, NEEDED);
+    BIND_OSSL(h, SSL_get_options, NEEDED);
+    BIND_OSSL(h, SSL_set_options, NEEDED);
+    BIND_OSSL(h, SSL_get_rbio, NEEDED);
+    BIND_OSSL(h, SSL_get_wbio, NEEDED);
+    BIND_OSSL(h, BIO_find_type, NEEDED);
+    BIND_OSSL(h, SSL_set0_wbio, OPTIONAL);
+    BIND_OSSL(h, BIO_new, OPTIONAL);
+    BIND_OSSL(h, BIO_up_ref, OPTIONAL);
+    BIND_OSSL(h, BIO_get_new_index, OPTIONAL);
+    BIND_OSSL(h, BIO_meth_new, OPTIONAL);
+    BIND_OSSL(h, BIO_meth_set_write, OPTIONAL);
+    BIND_OSSL(h, BIO_meth_set_ctrl, OPTIONAL);
+    BIND_OSSL(h, BIO_meth_set_create, OPTIONAL);
+    BIND_OSSL(h, BIO_set_init, OPTIONAL);
+    BIND_OSSL(h, BIO_method_type, OPTIONAL);
+    BIND_OSSL(h, BIO_ctrl, NEEDED);
+    BIND_OSSL(h, BIO_test_flags, NEEDED);
+    BIND_OSSL(h, CRYPTO_get_ex_new_index, NEEDED);
+    BIND_OSSL(h, ERR_peek_error, NEEDED);
+    BIND_OSSL(h, ERR_peek_last_error, NEEDED);
+    BIND_OSSL(h, ERR_get_error, NEEDED);
     /* Pushing an error: ERR_new/ERR_set_debug/ERR_set_error in 3.x,
      * ERR_put_error in 1.1.1 (a macro in 3.x); eof.c uses what exists. */
-    BIND_OSSL(h, ERR_new, 0);
-    BIND_OSSL(h, ERR_set_debug, 0);
-    BIND_OSSL(h, ERR_set_error, 0);
-    BIND_OSSL(h, ERR_put_error, 0);
-    BIND_OSSL(h, ERR_get_next_error_library, 1);
-    BIND_OSSL(h, ERR_load_strings, 1);
-    BIND_OSSL(h, ERR_set_mark, 1);
-    BIND_OSSL(h, ERR_pop_to_mark, 1);
-    BIND_OSSL(h, OPENSSL_init_crypto, 1);
-    BIND_OSSL(h, OpenSSL_version_num, 1);
-
-    /* Everything the shim itself calls is required to act at all; the
-     * intercepted functions are checked one by one by their wrappers. */
-    const struct tc_ossl *o = &tc_ossl;
-    if (!o->SSL_shutdown || !o->SSL_is_init_finished || !o->SSL_get_shutdown ||
-        !o->SSL_set_shutdown || !o->SSL_get_quiet_shutdown || !o->SSL_set_quiet_shutdown ||
-        !o->SSL_get_wfd || !o->SSL_get_rfd || !o->SSL_want || !o->SSL_is_dtls ||
-        !o->SSL_get_version || !o->SSL_version || !o->SSL_get_options || !o->SSL_set_options ||
-        !o->ERR_peek_error || !o->ERR_peek_last_error || !o->ERR_get_error ||
-        !o->ERR_get_next_error_library || !o->ERR_load_strings || !o->SSL_get_rbio || !o->SSL_get_wbio || !o->BIO_find_type ||
-        !o->BIO_ctrl || !o->BIO_test_flags || !o->CRYPTO_get_ex_new_index || !o->ERR_set_mark || !o->ERR_pop_to_mark ||
-        !o->OPENSSL_init_crypto || !o->OpenSSL_version_num) {
-        tc_log_missing_symbols(missing.names, 1);
+    BIND_OSSL(h, ERR_new, OPTIONAL);
+    BIND_OSSL(h, ERR_set_debug, OPTIONAL);
+    BIND_OSSL(h, ERR_set_error, OPTIONAL);
+    BIND_OSSL(h, ERR_put_error, OPTIONAL);
+    BIND_OSSL(h, ERR_get_next_error_library, NEEDED);
+    BIND_OSSL(h, ERR_load_strings, NEEDED);
+    BIND_OSSL(h, ERR_set_mark, NEEDED);
+    BIND_OSSL(h, ERR_pop_to_mark, NEEDED);
+    BIND_OSSL(h, OPENSSL_init_crypto, NEEDED);
+    BIND_OSSL(h, OpenSSL_version_num, NEEDED);
+    if (missing.disabled)
         return 0;
-    }
-    if (missing.len)
-        tc_log_missing_symbols(missing.names, 0);
-    tc_ossl_v3 = o->OpenSSL_version_num() >= 0x30000000UL;
-    tc_ossl_v32 = o->OpenSSL_version_num() >= 0x30200000UL;
+    tc_ossl_v3 = tc_ossl.OpenSSL_version_num() >= 0x30000000UL;
+    tc_ossl_v32 = tc_ossl.OpenSSL_version_num() >= 0x30200000UL;
     return 1;
+}
+
+const char *tc_ossl_missing(int *disabled)
+{
+    *disabled = missing.disabled;
+    return missing.len ? missing.names : NULL;
 }
 
 int tc_bind_openssl_slow(void)

@@ -54,7 +54,6 @@ struct tc_ossl {
     int (*SSL_get_quiet_shutdown)(const SSL *);
     void (*SSL_set_quiet_shutdown)(SSL *, int);
     int (*SSL_get_wfd)(const SSL *);
-    int (*SSL_get_rfd)(const SSL *);
     int (*SSL_want)(const SSL *);
     int (*SSL_is_dtls)(const SSL *);
     int (*SSL_is_quic)(SSL *);               /* 3.2+, optional */
@@ -103,22 +102,25 @@ extern struct tc_ossl tc_ossl;
 void tc_bind_libc(void);
 
 /* Bind OpenSSL once; returns 1 when the functions the shim needs to act are
- * there, 0 otherwise (wrappers then pass calls through untouched). */
+ * there, 0 otherwise (wrappers then pass calls through untouched). The
+ * binding state, read with an acquire load (init.h: tc_openssl_bound),
+ * is 0 before the first try, 1 when bound, -1 when unusable. */
 int tc_bind_openssl_slow(void);
 extern int tc_ossl_state;
-/* The dlopen handle of the libssl bound (after tc_bind_openssl). */
+/* The dlopen handle of the libssl bound (after tc_bind_openssl_slow). */
 extern void *tc_libssl;
 
-static inline int tc_bind_openssl(void)
-{
-    /* Acquire: pairs with the release store of the binder, so a caller that
-     * sees a final state also sees the whole table. Inline: every wrapper
-     * call passes here. */
-    int state = __atomic_load_n(&tc_ossl_state, __ATOMIC_ACQUIRE);
-    return state ? state > 0 : tc_bind_openssl_slow();
-}
+/* The functions the binding did not find, comma-separated, or NULL when
+ * none is missing; *disabled is set when the library cannot act without
+ * them. For the caller to report (this layer logs nothing). */
+const char *tc_ossl_missing(int *disabled);
 
-/* 1 when the bound OpenSSL is 3.x; valid after tc_bind_openssl() returned 1. */
+/* This library's own definition of a symbol it exports (a wrapper): for
+ * telling the wrapper from the function it wraps without referring to the
+ * wrapper, which lives in a layer above. NULL if not found. */
+void *tc_own_symbol(const char *name);
+
+/* 1 when the bound OpenSSL is 3.x; valid once the binding succeeded. */
 extern int tc_ossl_v3;
 /* 1 from OpenSSL 3.2 on (the rewritten record layer: eof.c). */
 extern int tc_ossl_v32;

@@ -1,4 +1,4 @@
-/* report.c: connection events and counts (see report.h). */
+/* report.c: connection events and the exit summary (see report.h). */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -8,16 +8,10 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include "counts.h"
 #include "log.h"
 #include "real.h"
 #include "report.h"
-
-static unsigned long long counts[TC_COUNTS];
-
-void tc_count(enum tc_count which)
-{
-    __atomic_fetch_add(&counts[which], 1, __ATOMIC_RELAXED);
-}
 
 static void peer_name(int fd, char *buf, size_t size)
 {
@@ -182,21 +176,13 @@ int tc_report_skipped(struct tc_conn *c, SSL *ssl, const char *reason, enum tc_l
     return 1;
 }
 
-/* --- counts and the summary ---------------------------------------------------- */
+/* --- the summary ------------------------------------------------------------------ */
 
 static int summary_written;
 
-void tc_counts_restart(unsigned long long inherited)
+void tc_report_atfork_child(void)
 {
-    for (int i = 0; i < TC_COUNTS; i++)
-        __atomic_store_n(&counts[i], 0ULL, __ATOMIC_RELAXED);
-    __atomic_store_n(&counts[TC_COUNT_CONNECTIONS], inherited, __ATOMIC_RELAXED);
     __atomic_store_n(&summary_written, 0, __ATOMIC_RELAXED);
-}
-
-static unsigned long long count_of(enum tc_count which)
-{
-    return __atomic_load_n(&counts[which], __ATOMIC_RELAXED);
 }
 
 void tc_report_summary(int forked_child)
@@ -208,12 +194,12 @@ void tc_report_summary(int forked_child)
      * final event races with this (another thread) shows as open rather
      * than making the sum exceed the connections. */
     struct tc_summary sum = {
-        .sent = count_of(TC_COUNT_SENT),
-        .skipped = count_of(TC_COUNT_SKIPPED),
-        .by_program = count_of(TC_COUNT_BY_PROGRAM),
-        .truncations = count_of(TC_COUNT_TRUNCATIONS),
+        .sent = tc_count_of(TC_COUNT_SENT),
+        .skipped = tc_count_of(TC_COUNT_SKIPPED),
+        .by_program = tc_count_of(TC_COUNT_BY_PROGRAM),
+        .truncations = tc_count_of(TC_COUNT_TRUNCATIONS),
     };
-    sum.connections = count_of(TC_COUNT_CONNECTIONS);
+    sum.connections = tc_count_of(TC_COUNT_CONNECTIONS);
     if (sum.connections == 0 && forked_child)
         return; /* its parent says it, or said it */
     unsigned long long ended = sum.sent + sum.skipped;

@@ -1,9 +1,9 @@
 /* report.h: connection events with their common fields (doc/design.md,
- * Events and logging), and the process-wide counts for the exit summary. */
+ * Events and logging), and the exit summary. */
 #ifndef TC_REPORT_H
 #define TC_REPORT_H
 
-#include "conn.h"
+#include "record.h"
 #include "policy.h"
 
 /* One event about a connection: fd, peer address, TLS version and byte
@@ -58,21 +58,9 @@ int tc_report_skipped(struct tc_conn *c, SSL *ssl, const char *reason, enum tc_l
  * program sent itself (debug level: the good case). */
 extern const char tc_reason_by_program[];
 
-enum tc_count {
-    TC_COUNT_CONNECTIONS, /* records started: every connection gets one final event */
-    TC_COUNT_SENT,        /* final events "sent" */
-    TC_COUNT_SKIPPED,     /* final events "skipped" (by_program included) */
-    TC_COUNT_BY_PROGRAM,  /* of those, reason "sent by program" */
-    TC_COUNT_TRUNCATIONS,
-    TC_COUNTS
-};
-
-void tc_count(enum tc_count which);
-
-/* In a forked child: the counts start again, with the connections the child
- * inherited that have not ended (they end in the child too, with a final
- * event of its own: "not owner", or whatever the child does with them). */
-void tc_counts_restart(unsigned long long inherited);
+/* In a forked child: the child's own summary is still to be written (its
+ * counts restart in conn.c's fork handler: counts.h). */
+void tc_report_atfork_child(void);
 
 /* The summary event at exit (info level), at most once per process:
  * connections = sent + skipped + open. A process that made no TLS

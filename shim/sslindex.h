@@ -18,7 +18,7 @@
 #ifndef TC_SSLINDEX_H
 #define TC_SSLINDEX_H
 
-#include "conn.h"
+#include "record.h"
 
 /* The record whose ssl is `ssl`, or NULL. Lock-free. */
 struct tc_conn *tc_ssl_index_find(const SSL *ssl);

@@ -1,0 +1,25 @@
+/* counts.h: the process-wide counts of the exit summary. A bottom layer:
+ * each count is made where its decision is (conn.c: a record started;
+ * report.c: a connection's final event; eof.c: a truncation), and report.c
+ * reads them for the summary. Lock-free (relaxed atomics). */
+#ifndef TC_COUNTS_H
+#define TC_COUNTS_H
+
+enum tc_count {
+    TC_COUNT_CONNECTIONS, /* records started: every connection gets one final event */
+    TC_COUNT_SENT,        /* final events "sent" */
+    TC_COUNT_SKIPPED,     /* final events "skipped" (by_program included) */
+    TC_COUNT_BY_PROGRAM,  /* of those, reason "sent by program" */
+    TC_COUNT_TRUNCATIONS,
+    TC_COUNTS
+};
+
+void tc_count(enum tc_count which);
+unsigned long long tc_count_of(enum tc_count which);
+
+/* In a forked child: the counts start again, with the connections the child
+ * inherited that have not ended (they end in the child too, with a final
+ * event of its own: "not owner", or whatever the child does with them). */
+void tc_counts_restart(unsigned long long inherited);
+
+#endif
