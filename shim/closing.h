@@ -22,6 +22,29 @@ enum tc_trigger {
  * signal mask are as before; bounded in time; never raises SIGPIPE. */
 void tc_end_connection(struct tc_conn *c, enum tc_trigger trigger, int fd);
 
+/* The connection ends without the library, from a close() that cannot
+ * call OpenSSL or wait for the table (libc.c: a signal handler that
+ * interrupted TLS work): decided for good, so that a later SSL_free does
+ * not write through the descriptor number closed now and maybe reused by
+ * then, and said. Async-signal-safe (getpeername, snprintf of numbers,
+ * write). */
+void tc_end_interrupted(struct tc_conn *c, int fd);
+
+/* The program's own SSL_shutdown wrote close_notify: the library has
+ * nothing to send, and that is the connection's final event (debug level:
+ * the good case), said now, when it happens. errno is preserved. */
+void tc_closing_program_sent(struct tc_conn *c, SSL *ssl);
+
+/* The program now sees the close_notify the library sent on its own (its
+ * SSL_shutdown, or an SSL_write refused after the library's reply): 1 the
+ * first time after such a send, when SSL_get_shutdown stops hiding it
+ * (openssl.c), else 0. */
+static inline int tc_closing_shown_to_program(struct tc_conn *c)
+{
+    return (__atomic_fetch_and(&c->flags, ~TC_F_SENT_FOR_PROGRAM, __ATOMIC_ACQ_REL) &
+            TC_F_SENT_FOR_PROGRAM) != 0;
+}
+
 /* The program's call on c's object must not run while the library uses the
  * object in another thread: waits (bounded by what a send may take) until
  * it is done. Returns 0 when it did not finish in time, or when this thread

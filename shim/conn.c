@@ -418,10 +418,13 @@ void tc_conn_learn_fd(struct tc_conn *c, SSL *ssl)
 
 void tc_conn_reset(struct tc_conn *c)
 {
-    /* What concerns the object, not the connection, stays; and whether the
-     * connection on it is counted yet (OpenSSL's own SSL_clear, inside the
-     * first handshake, comes after the program's). */
+    /* Everything about the old connection goes, what the program was told
+     * of its end included (the new connection's reads must not replay it).
+     * What concerns the object stays, and whether the connection on it is
+     * counted yet (OpenSSL's own SSL_clear, inside the first handshake,
+     * comes after the program's). */
     tc_clear_flags(c, ~(TC_F_SENDING | TC_F_FREEING | TC_F_UNCOUNTED));
+    TC_STORE(c->end_state, (int)TC_END_NONE);
     TC_STORE(c->bytes_in, 0ULL);
     TC_STORE(c->bytes_out, 0ULL);
 }

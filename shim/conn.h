@@ -7,7 +7,8 @@
  *    descriptor, so close() of a descriptor that is not TLS costs a few
  *    loads: no lock, no allocation.
  * A record lives while its SSL object or any descriptor alias refers to it
- * (reference counted under one mutex). */
+ * (reference counted under the table's lock). The record, and who changes
+ * which of its fields when: record.h. */
 #ifndef TC_CONN_H
 #define TC_CONN_H
 

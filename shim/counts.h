@@ -14,8 +14,18 @@ enum tc_count {
     TC_COUNTS
 };
 
-void tc_count(enum tc_count which);
-unsigned long long tc_count_of(enum tc_count which);
+extern unsigned long long tc_counts[TC_COUNTS];
+
+/* Inline: counted several times per connection. */
+static inline void tc_count(enum tc_count which)
+{
+    __atomic_fetch_add(&tc_counts[which], 1, __ATOMIC_RELAXED);
+}
+
+static inline unsigned long long tc_count_of(enum tc_count which)
+{
+    return __atomic_load_n(&tc_counts[which], __ATOMIC_RELAXED);
+}
 
 /* In a forked child: the counts start again, with the connections the child
  * inherited that have not ended (they end in the child too, with a final

@@ -314,6 +314,23 @@ int tc_eof_marked_by_program(struct tc_conn *c, SSL *ssl)
     return refused;
 }
 
+void tc_eof_call_failed(struct tc_conn *c, SSL *ssl)
+{
+    int saved = errno;
+    if (tc_ossl.SSL_is_init_finished(ssl) == 1) {
+        if (tc_ossl.SSL_get_shutdown(ssl) & TC_SSL_RECEIVED_SHUTDOWN)
+            tc_set_flags(c, TC_F_PEER_CN);
+        else
+            tc_set_flags(c, TC_F_FAILED); /* ECONNRESET, EPIPE */
+        /* A connection the library learned after its handshake. */
+        tc_conn_learn_fd(c, ssl);
+    }
+    /* Otherwise OpenSSL itself marked the object as failed (fatal alert,
+     * 3.x EOF) or the handshake is not done: SSL_is_init_finished() tells
+     * the closing routine at the time it matters. */
+    errno = saved;
+}
+
 int tc_eof_error_code(struct tc_conn *c, int ret)
 {
     if (ret > 0)

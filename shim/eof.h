@@ -34,6 +34,12 @@ int tc_eof_after_read(struct tc_conn *c, SSL *ssl, int ret, int ex, int *reply);
  * end). The caller has checked that the mark is not set yet. */
 int tc_eof_marked_by_program(struct tc_conn *c, SSL *ssl);
 
+/* A call failed for good (not WANT_READ/WRITE) and the receive side saw no
+ * end: remember what that means for the connection. Decided from the
+ * object's state rather than SSL_get_error(), which a stale error the
+ * program left on the queue would mislead. errno is preserved. */
+void tc_eof_call_failed(struct tc_conn *c, SSL *ssl);
+
 /* SSL_get_error() for a connection whose end the shim reported: the code that
  * agrees with what the program got, or -1 to ask OpenSSL. */
 int tc_eof_error_code(struct tc_conn *c, int ret);

@@ -27,20 +27,13 @@
  * table lock and closes a TLS descriptor: calling OpenSSL again (its
  * allocator, the object the thread is using) or waiting for the lock could
  * corrupt or deadlock, so the descriptor is closed plainly, and that is
- * said. The same when the table stayed locked past its bound (a handler
- * that interrupted malloc() while another thread forks: see
- * table_acquire_bounded). Async-signal-safe (getpeername, snprintf of
- * numbers, write). */
+ * said (closing.h: tc_end_interrupted). The same when the table stayed
+ * locked past its bound (a handler that interrupted malloc() while another
+ * thread forks: see table_acquire_bounded). */
 static void interrupted(struct tc_conn *c, int fd)
 {
-    if (!c)
-        return; /* no record: no connection to end */
-    /* Decided for good: a later SSL_free must not write the alert through
-     * the BIO's descriptor number, closed now and maybe reused by then. */
-    tc_set_flags(c, TC_F_CLAIMED);
-    tc_report_skipped(c, NULL, "interrupted", TC_LEVEL_WARN, fd, fd,
-                      "closed from a signal handler that interrupted TLS work, or while the "
-                      "library's table stayed locked; no close_notify");
+    if (c) /* no record: no connection to end */
+        tc_end_interrupted(c, fd);
 }
 
 /* The program is about to close fd (explicitly or implicitly): unpublish

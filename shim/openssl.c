@@ -38,7 +38,12 @@ static inline void enter_call(struct tc_conn *c)
         tc_object_wait(c);
 }
 
-/* find: tc_conn_track (a call that makes a connection known) or
+/* The bookkeeping of one OpenSSL call, in three forms that share it:
+ *  io_enter / io_enter_with: find the record (or make it known), enter;
+ *  io_reenter: enter again a call that stepped out (io_leave) for the
+ *              library's own send on the object;
+ *  io_leave:   the way out of each.
+ * find: tc_conn_track (a call that makes a connection known) or
  * tc_conn_get (one that matters only for a connection already known). */
 static inline struct tc_conn *io_enter_with(SSL *ssl, struct tc_conn *(*find)(SSL *))
 {
@@ -56,6 +61,20 @@ static inline struct tc_conn *io_enter_with(SSL *ssl, struct tc_conn *(*find)(SS
         tc_in_openssl--;
     }
     return c;
+}
+
+/* Entering with the record in hand: io_reenter, and the wrappers that
+ * found it their own way (the steady paths, SSL_clear). */
+static inline void io_enter_found(struct tc_conn *c)
+{
+    tc_in_openssl++;
+    enter_call(c);
+}
+
+static void io_reenter(struct tc_conn *c)
+{
+    io_enter_found(c);
+    own(c);
 }
 
 static struct tc_conn *io_enter(SSL *ssl)
@@ -98,34 +117,13 @@ static int failed_for_now(struct tc_conn *c, SSL *ssl)
  * library sends on its own (SSL_get_shutdown below). */
 static void write_refused(struct tc_conn *c, SSL *ssl)
 {
-    if (!(__atomic_fetch_and(&c->flags, ~TC_F_SENT_FOR_PROGRAM, __ATOMIC_ACQ_REL) &
-          TC_F_SENT_FOR_PROGRAM))
+    if (!tc_closing_shown_to_program(c))
         return;
     int saved = errno;
     tc_report(c, ssl, "write_refused", TC_LEVEL_WARN, "policy",
               tc_reply_name(tc_cfg()->reply), c->fd,
               "SSL_write after the library answered the peer's close_notify "
               "(TLSCLOSE_REPLY); TLSCLOSE_REPLY=off leaves the answer to the program");
-    errno = saved;
-}
-
-/* A call really failed: remember what that means for the connection.
- * Decided from the object's state rather than SSL_get_error(), which a stale
- * error the program left on the queue would mislead. errno is preserved. */
-static void note_failure(struct tc_conn *c, SSL *ssl)
-{
-    int saved = errno;
-    if (tc_ossl.SSL_is_init_finished(ssl) == 1) {
-        if (tc_ossl.SSL_get_shutdown(ssl) & TC_SSL_RECEIVED_SHUTDOWN)
-            tc_set_flags(c, TC_F_PEER_CN);
-        else
-            tc_set_flags(c, TC_F_FAILED); /* ECONNRESET, EPIPE */
-        /* A connection the shim learned after its handshake. */
-        tc_conn_learn_fd(c, ssl);
-    }
-    /* Otherwise OpenSSL itself marked the object as failed (fatal alert,
-     * 3.x EOF) or the handshake is not done: SSL_is_init_finished() tells
-     * the closing routine at the time it matters. */
     errno = saved;
 }
 
@@ -177,7 +175,7 @@ static int io_done(struct tc_conn *c, SSL *ssl, int r, int ok, size_t n, enum io
         else if (kind == IO_WRITE && (tc_flags(c) & TC_F_REPLIED))
             write_refused(c, ssl);
         if (!(tc_flags(c) & TC_F_END_SEEN))
-            note_failure(c, ssl);
+            tc_eof_call_failed(c, ssl);
     }
     io_leave(c);
     if (reply)
@@ -267,8 +265,7 @@ static inline struct tc_conn *steady(SSL *ssl, unsigned need, unsigned unwanted)
     if ((tc_flags(c) & (need | unwanted)) != need || TC_LOAD(c->end_state) != TC_END_NONE ||
         TC_LOAD(c->owner) != TC_LOAD(tc_epoch))
         return NULL;
-    tc_in_openssl++; /* as io_enter; io_leave undoes both */
-    enter_call(c);
+    io_enter_found(c); /* io_leave undoes it */
     return c;
 }
 
@@ -396,19 +393,6 @@ TC_EXPORT int SSL_do_handshake(SSL *ssl)
 
 /* --- ending ---------------------------------------------------------------------- */
 
-/* The program's own SSL_shutdown wrote close_notify: the library has
- * nothing to send, and that is the connection's final event (debug level:
- * the good case), said now, when it happens. errno is preserved. */
-static void program_sent(struct tc_conn *c, SSL *ssl)
-{
-    int saved = errno;
-    unsigned flags = tc_set_flags(c, TC_F_ALERT_WRITTEN);
-    tc_report_skipped(c, ssl, tc_reason_by_program, TC_LEVEL_DEBUG, c->fd, c->fd,
-                      (flags & TC_F_PEER_CN) ? "the program answered the peer's close_notify"
-                                             : NULL);
-    errno = saved;
-}
-
 TC_EXPORT int SSL_shutdown(SSL *ssl)
 {
     REAL_OR(SSL_shutdown, -1);
@@ -428,8 +412,7 @@ TC_EXPORT int SSL_shutdown(SSL *ssl)
         io_leave(c);
         return 1;
     }
-    if (__atomic_fetch_and(&c->flags, ~TC_F_SENT_FOR_PROGRAM, __ATOMIC_ACQ_REL) &
-        TC_F_SENT_FOR_PROGRAM) {
+    if (tc_closing_shown_to_program(c)) {
         /* The shim already sent close_notify for the program (an exit
          * handler of ours that ran first, a reply, shutdown()). Its own first
          * call gets what a first call returns after sending, without the
@@ -445,14 +428,13 @@ TC_EXPORT int SSL_shutdown(SSL *ssl)
          * when the program ends TLS, not later at close. */
         io_leave(c);
         tc_end_connection(c, TC_TRIGGER_QUIET, -1);
-        tc_in_openssl++;
-        enter_call(c);
+        io_reenter(c);
         before = tc_ossl.SSL_get_shutdown(ssl);
     }
     int r = tc_ossl.SSL_shutdown(ssl);
     if (!quiet && !(before & TC_SSL_SENT_SHUTDOWN) &&
         (tc_ossl.SSL_get_shutdown(ssl) & TC_SSL_SENT_SHUTDOWN))
-        program_sent(c, ssl);
+        tc_closing_program_sent(c, ssl);
     io_leave(c);
     return r;
 }
@@ -537,10 +519,8 @@ TC_EXPORT int SSL_clear(SSL *ssl)
         return r;
     }
     struct tc_conn *c = tc_openssl_ready() ? tc_conn_get(ssl) : NULL;
-    if (c) {
-        tc_in_openssl++;
-        enter_call(c); /* not under a send of the library's in another thread */
-    }
+    if (c)
+        io_enter_found(c); /* not under a send of the library's in another thread */
     int r = tc_ossl.SSL_clear(ssl);
     if (c) {
         if (r == 1)

@@ -64,6 +64,77 @@ struct tc_conn {
     struct tc_conn *prev, *next; /* tc_lock: list of records attached to an SSL */
 };
 
+/* The record's size on x86-64, as the documentation states it (tlsclose(7),
+ * LIMITS; doc/design.md, Connection records): the build checks it against
+ * sizeof, and tests/manpages.py the documents against it. */
+#define TC_RECORD_BYTES 112
+#if defined(__x86_64__) && defined(__LP64__)
+_Static_assert(sizeof(struct tc_conn) == TC_RECORD_BYTES,
+               "struct tc_conn changed size: update TC_RECORD_BYTES and the documents");
+#endif
+
+/* --- the life cycle ------------------------------------------------------------
+ *
+ * Who changes what. Each group has one owner; the others only read it.
+ *
+ * group     fields / flags                       changed by               read by
+ * --------  -----------------------------------  -----------------------  ---------------------
+ * table     ssl, refs, aliases, extra_ssl_refs,  conn.c                   all (ssl: atomic)
+ *           prev, next (under the table lock)
+ * identity  fd, has_identity, is_socket, dev,    conn.c: tc_conn_learn_fd closing.c, report.c,
+ *           ino; FD_BOUND                                                 eof.c, init.c,
+ *                                                                         openssl.c
+ * use       owner, active, bytes_in, bytes_out,  openssl.c (io_enter,     closing.c, report.c
+ *           WRITE_PENDING                        io_reenter, io_leave,
+ *                                                the steady paths)
+ * receive   end_state; EOF_READY, EOF_OPTION,    eof.c                    openssl.c, closing.c,
+ *           END_SEEN, PEER_CN, FAILED                                     init.c
+ * send      SENDING, FREEING, CLAIMED,           closing.c                openssl.c, conn.c,
+ *           ALERT_WRITTEN, SENT_FOR_PROGRAM,                              eof.c, init.c
+ *           DRAIN, REPLIED
+ * event     ENDED, UNCOUNTED                     report.c (ENDED; it      closing.c, conn.c,
+ *                                                clears UNCOUNTED);       init.c
+ *                                                openssl.c: SSL_clear
+ *                                                sets UNCOUNTED
+ *
+ * Two transitions start a group over outside its owner, because the record
+ * itself starts over: SSL_clear (conn.c: tc_conn_reset clears every flag but
+ * SENDING, FREEING and UNCOUNTED, and end_state) and fork() (conn.c's child
+ * handler clears SENDING: the thread that was sending is not in the child).
+ *
+ * The transitions, in the order a connection goes through them:
+ *
+ *  1. known      the first wrapped call on the object (openssl.c: io_enter ->
+ *                conn.c: tc_conn_track): a record, owner = this process,
+ *                counted (TC_COUNT_CONNECTIONS).
+ *  2. ready      the handshake ends (openssl.c: io_succeeded): FD_BOUND, the
+ *                descriptor published in the fd table (conn.c); EOF_READY
+ *                at once or before the first read (eof.c), EOF_OPTION with it
+ *                under TLSCLOSE_EOF=error|clean on OpenSSL 3.
+ *  3. in use     each call: active up and down, owner renewed (openssl.c); a
+ *                write that would block sets WRITE_PENDING, the next one that
+ *                succeeds clears it.
+ *  4. peer's end a read sees the peer's close_notify or a silent EOF (eof.c):
+ *                END_SEEN, PEER_CN or FAILED, end_state for the program
+ *                (TLSCLOSE_EOF); a call failing otherwise: FAILED (eof.c:
+ *                tc_eof_call_failed).
+ *  5. our end    the program's SSL_shutdown writes close_notify (closing.c:
+ *                tc_closing_program_sent): ALERT_WRITTEN. Or a trigger
+ *                (close, shutdown, SSL_free, exit, a reply, a quiet
+ *                shutdown) ends it (closing.c: tc_end_connection): SENDING
+ *                while deciding, then CLAIMED and, when the alert went out,
+ *                ALERT_WRITTEN | SENT_FOR_PROGRAM [| DRAIN] [| REPLIED]; the
+ *                program's next SSL_shutdown clears SENT_FOR_PROGRAM
+ *                (tc_closing_shown_to_program).
+ *  6. final      exactly one final event, sent or skipped (report.c): ENDED.
+ *  7. freed      SSL_free: FREEING (closing.c: tc_object_retire), then the
+ *                record is detached (conn.c: ssl = NULL); it lives on while a
+ *                descriptor alias refers to it (DRAIN: drained before the
+ *                real close), and returns to the pool at the last close.
+ *
+ * SSL_clear between 6 and 1 of the next connection: the record starts over
+ * (above), UNCOUNTED: the new connection is counted when it ends. */
+
 #define TC_LOAD(field) __atomic_load_n(&(field), __ATOMIC_ACQUIRE)
 #define TC_STORE(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELEASE)
 

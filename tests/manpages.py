@@ -123,25 +123,24 @@ def library_facts():
     closing = read("shim/closing.c")
     triggers = re.findall(r'"([a-z]+)"', re.search(r"trigger_names\[\] = \{(.*?)\};", closing).group(1))
     reasons = re.findall(r'\bskipped\(\s*\w+,\s*\w+,\s*"([a-z ]+)"', closing)
-    decide = re.search(r"reason_not_to_send\(.*?\n\}\n", closing, re.S).group(0)
-    # "already sent" is returned with *silent set: never logged.
-    for ret in re.findall(r"return ([^;]*);", decide):
-        reasons += [r for r in re.findall(r'"([a-z_ ]+)"', ret) if r != "already sent"]
+    # The decision's table of reasons (closing.c: skips[]; NULL: never logged).
+    skips = re.search(r"\} skips\[\] = \{(.*?)\n\};", closing, re.S).group(1)
+    reasons += re.findall(r'\] = \{ "([a-z_ ]+)",', skips)
     reasons += re.findall(r'"reason",\s*"([a-z ]+)"', shim)
     # The final skips (tc_report_skipped, every file): each string before
     # the level, a choice included; reasons chosen into a variable first;
     # the program's own close_notify.
     for args in re.findall(r'\btc_report_skipped\(\s*\w+,\s*\w+,(.*?)TC_LEVEL_', shim, re.S):
         reasons += re.findall(r'"([A-Za-z ]+)"', args)
-    for expr in re.findall(r'\breason = ([^;]*);', closing):
-        reasons += [r for r in re.findall(r'"([a-z ]+)"', expr) if r != "already sent"]
     reasons += re.findall(r'tc_reason_by_program\[\] = "([a-z ]+)"', shim)
     replies = re.findall(r'"([a-z ]+)"', re.search(r'"reply",(.*?)c->fd', shim, re.S).group(1))
 
     exported = read("tests/exported-symbols.txt").split()
+    # The record's size, which the build checks against sizeof on x86-64.
+    record_bytes = re.search(r"#define TC_RECORD_BYTES ([0-9]+)", read("shim/record.h")).group(1)
     return dict(variables=variables, choices=choices, wait_max=wait_max, events=events,
                 keys=keys, fields=fields, triggers=triggers, reasons=reasons,
-                replies=replies, exported=exported)
+                replies=replies, exported=exported, record_bytes=record_bytes)
 
 
 # --- the test ------------------------------------------------------------------------
@@ -250,6 +249,15 @@ def main():
         check_missing(tap, "skip reason", page, f["reasons"], sections.get("EVENTS", ""))
         check_missing(tap, "reply value of peer_close_notify", page, f["replies"], sections.get("EVENTS", ""))
         check_missing(tap, "interposed function", page, f["exported"], text)
+        size = f["record_bytes"]
+        stated = {doc: re.findall(r"([0-9]+)(?: |-)bytes?\b[^.]*?\bx86-64|record[^.]*?\b([0-9]+) bytes",
+                                  " ".join(read(doc).split()))
+                  for doc in ("doc/tlsclose.7.in", "doc/design.md")}
+        wrong = {doc: sorted({n for pair in found for n in pair if n and n != size})
+                 for doc, found in stated.items()}
+        tap.result(all(stated.values()) and not any(wrong.values()),
+                   f"{page} and doc/design.md state the record's size as shim/record.h does "
+                   f"({size} bytes)", [f"{doc}: {found}" for doc, found in stated.items()])
 
     tap.done()
     return 0

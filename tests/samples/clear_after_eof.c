@@ -1,0 +1,44 @@
+/* clear_after_eof: one SSL object for two connections, the first ended by
+ * the peer's silent EOF: exchange, then SSL_read until it fails (a
+ * truncation, reported as a failure under TLSCLOSE_EOF=error), close,
+ * SSL_clear; then a new TCP connection on the same object (SSL_set_fd,
+ * SSL_connect), whose exchange must work like any new connection's: what
+ * the first connection's end left in the library's record must not reach
+ * it. The second ends sloppily (close only). The peer serves two
+ * connections (--mode=truncate,normal).
+ * Output "ok first_end=R clear=R". */
+#include "sample.h"
+
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+	struct sample s, again;
+	char buf[64];
+	int end, cl, r;
+
+	sample_init(argc, argv);
+	sample_connect(&s);
+	while ((end = SSL_read(s.ssl, buf, sizeof buf)) > 0)
+		;
+	if (close(s.fd) != 0)
+		sample_fail("close failed");
+	cl = SSL_clear(s.ssl);
+	if (cl != 1)
+		sample_fail("SSL_clear failed");
+	/* A new TCP connection (sample_setup's), its own SSL object unused. */
+	sample_setup(&again, 0);
+	SSL_free(again.ssl);
+	SSL_CTX_free(again.ctx);
+	if (!SSL_set_fd(s.ssl, again.fd))
+		sample_fail("SSL_set_fd failed");
+	r = SSL_connect(s.ssl);
+	if (r != 1)
+		sample_fail_ssl(s.ssl, r, "second SSL_connect failed");
+	s.fd = again.fd;
+	sample_exchange(&s);
+	if (close(s.fd) != 0)
+		sample_fail("close failed");
+	sample_done("first_end=%d clear=%d", end, cl);
+	return 0;
+}
