@@ -29,8 +29,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (PEER_TIMEOUT_MS, TIMEOUT, Suite, Tap, clean_env,  # noqa: E402
-                     final_event_problems, run_with_peer)
+from harness import (PEER_TIMEOUT_MS, TIMEOUT, Suite, Tap, final_event_problems,  # noqa: E402
+                     preload_env, run_with_peer)
 
 try:
     import jsonschema
@@ -186,10 +186,7 @@ class Runner(Suite):
     def run_one(self, prog, args, peer, env, tls):
         self.n += 1
         log = os.path.join(self.tmp, f"run{self.n}.log")
-        penv = clean_env()
-        penv.update(LD_PRELOAD=self.lib, TLSCLOSE_LOG=log, TLSCLOSE_LOG_LEVEL="debug",
-                    TLSCLOSE_LOG_FORMAT="json")
-        penv.update(env)
+        penv = preload_env(self.lib, log, extra=env)
         argv = [self.program(prog)] + args
         problems = []
         if peer is None:

@@ -65,14 +65,18 @@ def system_openssl3():
         return (3, 0)
 
 
-def program_env(lib, shim, log, extra=None):
-    """The environment of a program under test: clean, and with shim the
-    library preloaded, logging every event (debug) as JSON to log; then
-    extra on top."""
+def preload_env(lib, log=None, level="debug", extra=None):
+    """The environment of a program under test: clean_env(); then, with lib
+    (a Suite's lib: the library, after the sanitizer runtime in sanitizer
+    builds), the library preloaded, logging the events at level and above
+    as JSON lines to log; then extra on top, which may override the log
+    settings. Without lib, the bare run: clean_env() and extra. Only the
+    program gets this: peers and helper processes run in clean_env()."""
     env = clean_env()
-    if shim:
-        env.update(LD_PRELOAD=lib, TLSCLOSE_LOG=log, TLSCLOSE_LOG_LEVEL="debug",
-                   TLSCLOSE_LOG_FORMAT="json")
+    if lib:
+        env.update(LD_PRELOAD=lib, TLSCLOSE_LOG_LEVEL=level, TLSCLOSE_LOG_FORMAT="json")
+        if log:
+            env["TLSCLOSE_LOG"] = log
     env.update(extra or {})
     return env
 

@@ -38,7 +38,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (PEER_TIMEOUT_MS, Suite, TIMEOUT, Tap, clean_env,  # noqa: E402
-                     program_env, read_line, reap, system_openssl3)
+                     preload_env, read_line, reap, system_openssl3)
 
 FUNCTIONS = ("read", "read_ex", "peek", "peek_ex")
 POLICIES = ("warn", "error", "clean")
@@ -68,7 +68,7 @@ class Runner(Suite):
         peer verdict, log events, reader process). The log's raw text stays
         in self.log_text. env_extra may override the log settings."""
         log = os.path.join(self.tmp, f"log-{len(os.listdir(self.tmp))}")
-        env = program_env(self.lib, shim, log, env_extra)
+        env = preload_env(self.lib if shim else None, log, extra=env_extra)
         peer = subprocess.Popen(peer_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, env=clean_env())
         try:

@@ -23,7 +23,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (PEER_TIMEOUT_MS, Suite, TIMEOUT, Tap, clean_env, describe,  # noqa: E402
-                     final_event_problems, read_line, reap)
+                     final_event_problems, preload_env, read_line, reap)
 
 # Peer verdicts, as expectations.
 CN = {"verdict": "close_notify", "after": "fin", "extra": 0}
@@ -190,16 +190,8 @@ class Runner(Suite):
             [os.path.join(self.args.samples, prog)] + opts.get("args", [])
 
     def env(self, opts, shim, log):
-        env = clean_env()
-        env.update(opts.get("env", {}))
-        if opts.get("python"):
-            env.update(self.python_env)
-        if shim:
-            env["LD_PRELOAD"] = self.lib
-            env["TLSCLOSE_LOG"] = log
-            env["TLSCLOSE_LOG_LEVEL"] = "debug"
-            env["TLSCLOSE_LOG_FORMAT"] = "json"
-        return env
+        extra = dict(opts.get("env", {}), **(self.python_env if opts.get("python") else {}))
+        return preload_env(self.lib if shim else None, log, extra=extra)
 
     def run_client(self, prog, opts, tls, env):
         """Peer as server, the sample as client. Returns (verdict, proc)."""
