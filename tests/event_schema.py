@@ -22,7 +22,6 @@ Environment: TC_SRCDIR, TC_BUILDDIR, TLSCLOSE_LIBRARY or TC_TEST_PRELOAD, CC.
 """
 
 import argparse
-import collections
 import json
 import os
 import subprocess
@@ -30,7 +29,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (PEER_TIMEOUT_MS, TIMEOUT, Suite, Tap, final_event_problems,  # noqa: E402
-                     preload_env, run_with_peer)
+                     parse_log, preload_env, read_log, run_with_peer)
 
 try:
     import jsonschema
@@ -208,18 +207,12 @@ class Runner(Suite):
             return [], problems
         if proc.returncode != 0:
             problems.append(f"exit status {proc.returncode}: {proc.stderr.strip()[-500:]}")
-        lines = []
-        if os.path.exists(log):
-            with open(log) as f:
-                lines += f.read().splitlines()
-        lines += [line for line in proc.stderr.splitlines() if line.startswith("{")]
-        events = []
-        for line in lines:
-            try:
-                events.append(json.loads(line))
-            except ValueError:
-                problems.append(f"not JSON: {line!r}")
-        return events, problems
+        # The file's lines, then those the library wrote to stderr (where
+        # it logs when it cannot open the file).
+        lines = read_log(log).splitlines() + \
+            [line for line in proc.stderr.splitlines() if line.startswith("{")]
+        events, bad = parse_log("\n".join(lines))
+        return events, problems + [f"not JSON: {line!r}" for line in bad]
 
     def run(self, tap):
         if jsonschema is None:

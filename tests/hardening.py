@@ -67,7 +67,7 @@ import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Suite, TIMEOUT, Tap, describe, event_pid,  # noqa: E402
-                     final_event_problems, preload_env, run_with_peer)
+                     final_event_problems, parse_event, preload_env, run_with_peer)
 
 # Hang guards, not performance bars: an ASan build on a slow machine is
 # several times slower. A single-connection program gets RUN_TIMEOUT, the
@@ -537,7 +537,7 @@ class Runner(Suite):
                 lines.pop()
             got = re.fullmatch(r"<(\d+)>syslog_signal\[(\d+)\]: (\{.*\})", m.rstrip("\0"))
             if got and len(lines) == 1:
-                e = json.loads(got.group(3))
+                e = parse_event(got.group(3))
                 ours.append((int(got.group(1)), got.group(2), e))
             elif all("syslog_signal: round " in line for line in lines):
                 mine += len(lines)  # the program's own

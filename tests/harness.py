@@ -161,13 +161,45 @@ class PeerReader(threading.Thread):
                 self.verdicts.append(d)
 
 
-def read_events(log):
-    """The library's JSON event lines from a log file (none if there is no
-    file, or no log: None)."""
+def read_log(log):
+    """The text of the library's log file at log ("" if log is None or the
+    file does not exist: a run that logged nothing)."""
     if not log or not os.path.exists(log):
-        return []
+        return ""
     with open(log) as f:
-        return [json.loads(line) for line in f if line.strip()]
+        return f.read()
+
+
+def parse_event(line):
+    """One line of the library's log in the JSON form (tlsclose(7), LOG
+    LINES) as a dict; ValueError if it is not one JSON object."""
+    e = json.loads(line)
+    if not isinstance(e, dict):
+        raise ValueError(f"not a JSON object: {line!r}")
+    return e
+
+
+def parse_log(text):
+    """The library's events in text (log lines, JSON form) as dicts, and
+    the lines that are not events (a blank line is not one either):
+    (events, bad)."""
+    events, bad = [], []
+    for line in text.splitlines():
+        try:
+            events.append(parse_event(line))
+        except ValueError:
+            bad.append(line)
+    return events, bad
+
+
+def read_events(log):
+    """The library's events from its log file at log (none if there is no
+    file, or no log: None). A line that is not an event is an error
+    (ValueError): the runners' logs hold the library's lines only."""
+    events, bad = parse_log(read_log(log))
+    if bad:
+        raise ValueError(f"{log}: {len(bad)} lines that are not events: {bad[:3]}")
+    return events
 
 
 def run_with_peer(peer_cmd, program, env, timeout, peer_wait, log):

@@ -38,7 +38,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (PEER_TIMEOUT_MS, Suite, TIMEOUT, Tap, clean_env,  # noqa: E402
-                     preload_env, read_line, reap, system_openssl3)
+                     parse_log, preload_env, read_line, read_log, reap, system_openssl3)
 
 FUNCTIONS = ("read", "read_ex", "peek", "peek_ex")
 POLICIES = ("warn", "error", "clean")
@@ -79,11 +79,10 @@ class Runner(Suite):
         finally:
             reap(peer)
         out = json.loads(proc.stdout.splitlines()[0]) if proc.stdout.strip() else {}
-        self.log_text = ""
-        if os.path.exists(log):
-            with open(log) as f:
-                self.log_text = f.read()
-        events = [json.loads(line) for line in self.log_text.splitlines()]
+        self.log_text = read_log(log)
+        events, bad = parse_log(self.log_text)
+        if bad:
+            raise ValueError(f"log lines that are not events: {bad[:3]}")
         return out, verdict, events, proc
 
     # --- 1. silent EOF ---------------------------------------------------

@@ -23,7 +23,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (PEER_TIMEOUT_MS, Suite, TIMEOUT, Tap, clean_env, describe,  # noqa: E402
-                     final_event_problems, preload_env, read_line, reap)
+                     final_event_problems, parse_log, preload_env, read_line, read_log,
+                     reap)
 
 # Peer verdicts, as expectations.
 CN = {"verdict": "close_notify", "after": "fin", "extra": 0}
@@ -254,14 +255,8 @@ class Runner(Suite):
         if want_version not in proc.stderr:
             problems.append(f"program did not report {want_version}: {proc.stderr.strip()!r}")
         if shim:
-            events = []
-            if os.path.exists(log):
-                with open(log) as f:
-                    for line in f:
-                        try:
-                            events.append(json.loads(line))
-                        except ValueError:
-                            problems.append(f"log line is not JSON: {line!r}")
+            events, bad = parse_log(read_log(log))
+            problems += [f"log line is not JSON: {line!r}" for line in bad]
             sent_events = [e for e in events if e.get("event") == "sent"]
             if event is None:
                 if sent_events:
