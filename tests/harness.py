@@ -1,7 +1,9 @@
 """Shared pieces of the end-to-end test runners (scenarios.py, receive.py,
 stress.py, scale.py, hardening.py, ...): TAP output, the process
-environment, reading the peers' JSON lines, running a program against a
-peer that reports many connections."""
+environment (clean_env, and preload_env for a program under test), reading
+the peers' JSON lines and the library's log (read_log, parse_log,
+read_events), running a program against a peer that reports many
+connections, writing a result table (write_table)."""
 
 import collections
 import ctypes
@@ -329,3 +331,19 @@ def tally(verdicts):
     tls = collections.Counter(v.get("tls") for v in verdicts)
     return (f"verdicts {dict(kinds)}, after close_notify {dict(after)}, "
             f"extra>0 {extra}, tls {dict(tls)}")
+
+
+def markdown_cell(text):
+    """A table cell's text: a "|" would end the cell."""
+    return str(text).replace("|", "\\|")
+
+
+def write_table(path, header, rows):
+    """Writes a Markdown table (header: the column titles; rows: lists of
+    cells) to path: the runners' result tables, which doc/results.md
+    takes in (make readme-tables)."""
+    lines = ["| " + " | ".join(map(markdown_cell, header)) + " |",
+             "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(map(markdown_cell, row)) + " |" for row in rows]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")

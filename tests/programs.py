@@ -50,7 +50,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Suite, TIMEOUT, Tap, clean_env, describe, preload_env,  # noqa: E402
-                     read_events, reap, system_openssl3)
+                     read_events, reap, system_openssl3, write_table)
 
 # Debian 11's programs and the libraries they need that a newer Debian does
 # not have (libpcre3), does not install (libgcrypt20 and libgpg-error0 on a
@@ -837,15 +837,12 @@ class Runner(Suite):
         return self.rows.setdefault(name, {})
 
     def write_table(self):
-        lines = [f"| program (OpenSSL {self.args.openssl}) | peer saw, bare | under tlsclose "
-                 f"| truncated, Content-Length: exit bare / warn / error / clean "
-                 f"| truncated, close-delimited: exit bare / warn / error / clean |",
-                 "|---|---|---|---|---|"]
-        for name, r in self.rows.items():
-            lines.append(f"| {name} | {r.get('bare', 'n/a')} | {r.get('shim', 'n/a')} | "
-                         f"{r.get('Content-Length', 'n/a')} | {r.get('close-delimited', 'n/a')} |")
-        with open(self.args.table, "w") as f:
-            f.write("\n".join(lines) + "\n")
+        columns = ("bare", "shim", "Content-Length", "close-delimited")
+        write_table(self.args.table,
+                    [f"program (OpenSSL {self.args.openssl})", "peer saw, bare", "under tlsclose",
+                     "truncated, Content-Length: exit bare / warn / error / clean",
+                     "truncated, close-delimited: exit bare / warn / error / clean"],
+                    [[name] + [r.get(c, "n/a") for c in columns] for name, r in self.rows.items()])
 
 
 def main():

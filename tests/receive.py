@@ -38,7 +38,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (PEER_TIMEOUT_MS, Suite, TIMEOUT, Tap, clean_env,  # noqa: E402
-                     parse_log, preload_env, read_line, read_log, reap, system_openssl3)
+                     parse_log, preload_env, read_line, read_log, reap, system_openssl3,
+                     write_table)
 
 FUNCTIONS = ("read", "read_ex", "peek", "peek_ex")
 POLICIES = ("warn", "error", "clean")
@@ -439,11 +440,9 @@ class Runner(Suite):
                    problems + [proc.stdout, proc.stderr, json.dumps(peer), json.dumps(events)])
 
     def write_table(self):
-        lines = [f"| read at a silent EOF (OpenSSL {self.args.openssl}) | bare "
-                 "| TLSCLOSE_EOF=warn | error | clean |", "|---|---|---|---|---|"]
-        lines += ["| " + " | ".join(row) + " |" for row in self.table]
-        with open(self.args.table, "w") as f:
-            f.write("\n".join(lines) + "\n")
+        write_table(self.args.table, [f"read at a silent EOF (OpenSSL {self.args.openssl})",
+                                      "bare", "TLSCLOSE_EOF=warn", "error", "clean"],
+                    self.table)
 
 
 # --- the shapes (Runner.shapes) -----------------------------------------------

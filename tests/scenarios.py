@@ -24,7 +24,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (PEER_TIMEOUT_MS, Suite, TIMEOUT, Tap, clean_env, describe,  # noqa: E402
                      final_event_problems, parse_log, preload_env, read_line, read_log,
-                     reap)
+                     reap, write_table)
 
 # Peer verdicts, as expectations.
 CN = {"verdict": "close_notify", "after": "fin", "extra": 0}
@@ -317,17 +317,16 @@ class Runner(Suite):
         """What the strict peer observed, as a Markdown table (for
         doc/results.md and the issue notes: results, not hand-written
         claims)."""
-        lines = [f"| pattern (OpenSSL {self.args.openssl}) | TLS 1.2 bare | TLS 1.2 shim "
-                 "| TLS 1.3 bare | TLS 1.3 shim |", "|---|---|---|---|---|"]
+        rows = []
         for name, *_ in SCENARIOS:
-            cells = []
+            cells = [name]
             for tls in ("1.2", "1.3"):
                 for shim in (False, True):
                     seen, ok = self.observed.get((name, tls, shim), ("not run", False))
                     cells.append(seen + ("" if ok else " **(FAILED)**"))
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
-        with open(self.args.table, "w") as f:
-            f.write("\n".join(lines) + "\n")
+            rows.append(cells)
+        write_table(self.args.table, [f"pattern (OpenSSL {self.args.openssl})", "TLS 1.2 bare",
+                                      "TLS 1.2 shim", "TLS 1.3 bare", "TLS 1.3 shim"], rows)
 
     def no_tls(self, tap):
         """A program that never uses TLS: same output, no libssl mapped."""
