@@ -22,15 +22,14 @@ Environment: TC_SRCDIR, TC_BUILDDIR, TLSCLOSE_LIBRARY or TC_TEST_PRELOAD, CC.
 """
 
 import argparse
-import collections
 import json
 import os
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (PEER_TIMEOUT_MS, TIMEOUT, Suite, Tap, clean_env,  # noqa: E402
-                     final_event_problems, run_with_peer)
+from harness import (PEER_TIMEOUT_MS, TIMEOUT, Suite, Tap, final_event_problems,  # noqa: E402
+                     parse_log, preload_env, read_log, run_with_peer)
 
 try:
     import jsonschema
@@ -191,10 +190,7 @@ class Runner(Suite):
     def run_one(self, prog, args, peer, env, tls):
         self.n += 1
         log = os.path.join(self.tmp, f"run{self.n}.log")
-        penv = clean_env()
-        penv.update(LD_PRELOAD=self.lib, TLSCLOSE_LOG=log, TLSCLOSE_LOG_LEVEL="debug",
-                    TLSCLOSE_LOG_FORMAT="json")
-        penv.update(env)
+        penv = preload_env(self.lib, log, extra=env)
         argv = [self.program(prog)] + args
         problems = []
         if peer is None:
@@ -216,18 +212,12 @@ class Runner(Suite):
             return [], problems
         if proc.returncode != 0:
             problems.append(f"exit status {proc.returncode}: {proc.stderr.strip()[-500:]}")
-        lines = []
-        if os.path.exists(log):
-            with open(log) as f:
-                lines += f.read().splitlines()
-        lines += [line for line in proc.stderr.splitlines() if line.startswith("{")]
-        events = []
-        for line in lines:
-            try:
-                events.append(json.loads(line))
-            except ValueError:
-                problems.append(f"not JSON: {line!r}")
-        return events, problems
+        # The file's lines, then those the library wrote to stderr (where
+        # it logs when it cannot open the file).
+        lines = read_log(log).splitlines() + \
+            [line for line in proc.stderr.splitlines() if line.startswith("{")]
+        events, bad = parse_log("\n".join(lines))
+        return events, problems + [f"not JSON: {line!r}" for line in bad]
 
     def run(self, tap):
         if jsonschema is None:

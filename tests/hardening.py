@@ -66,8 +66,8 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Suite, TIMEOUT, Tap, clean_env, describe,  # noqa: E402
-                     event_pid, final_event_problems, run_with_peer)
+from harness import (Suite, TIMEOUT, Tap, describe, event_pid,  # noqa: E402
+                     final_event_problems, parse_event, preload_env, run_with_peer)
 
 # Hang guards, not performance bars: an ASan build on a slow machine is
 # several times slower. A single-connection program gets RUN_TIMEOUT, the
@@ -110,11 +110,7 @@ class Runner(Suite):
         stderr, verdicts (by conn order), events, problems."""
         self.n += 1
         log = os.path.join(self.tmp, f"run{self.n}.log")
-        penv = clean_env()
-        if shim:
-            penv.update(LD_PRELOAD=self.lib, TLSCLOSE_LOG=log, TLSCLOSE_LOG_LEVEL="info",
-                        TLSCLOSE_LOG_FORMAT="json")
-        penv.update(env or {})
+        penv = preload_env(self.lib if shim else None, log, "info", env)
         # Preloaded into the program only, not into unshare and sh.
         preload = penv.pop("LD_PRELOAD", "") if devlog else None
         cmd = [self.peer, "server", "--parallel", f"--count={count}", f"--cert={self.cert}",
@@ -541,7 +537,7 @@ class Runner(Suite):
                 lines.pop()
             got = re.fullmatch(r"<(\d+)>syslog_signal\[(\d+)\]: (\{.*\})", m.rstrip("\0"))
             if got and len(lines) == 1:
-                e = json.loads(got.group(3))
+                e = parse_event(got.group(3))
                 ours.append((int(got.group(1)), got.group(2), e))
             elif all("syslog_signal: round " in line for line in lines):
                 mine += len(lines)  # the program's own

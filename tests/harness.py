@@ -1,7 +1,9 @@
 """Shared pieces of the end-to-end test runners (scenarios.py, receive.py,
 stress.py, scale.py, hardening.py, ...): TAP output, the process
-environment, reading the peers' JSON lines, running a program against a
-peer that reports many connections."""
+environment (clean_env, and preload_env for a program under test), reading
+the peers' JSON lines and the library's log (read_log, parse_log,
+read_events), running a program against a peer that reports many
+connections, writing a result table (write_table)."""
 
 import collections
 import ctypes
@@ -65,14 +67,18 @@ def system_openssl3():
         return (3, 0)
 
 
-def program_env(lib, shim, log, extra=None):
-    """The environment of a program under test: clean, and with shim the
-    library preloaded, logging every event (debug) as JSON to log; then
-    extra on top."""
+def preload_env(lib, log=None, level="debug", extra=None):
+    """The environment of a program under test: clean_env(); then, with lib
+    (a Suite's lib: the library, after the sanitizer runtime in sanitizer
+    builds), the library preloaded, logging the events at level and above
+    as JSON lines to log; then extra on top, which may override the log
+    settings. Without lib, the bare run: clean_env() and extra. Only the
+    program gets this: peers and helper processes run in clean_env()."""
     env = clean_env()
-    if shim:
-        env.update(LD_PRELOAD=lib, TLSCLOSE_LOG=log, TLSCLOSE_LOG_LEVEL="debug",
-                   TLSCLOSE_LOG_FORMAT="json")
+    if lib:
+        env.update(LD_PRELOAD=lib, TLSCLOSE_LOG_LEVEL=level, TLSCLOSE_LOG_FORMAT="json")
+        if log:
+            env["TLSCLOSE_LOG"] = log
     env.update(extra or {})
     return env
 
@@ -157,13 +163,45 @@ class PeerReader(threading.Thread):
                 self.verdicts.append(d)
 
 
-def read_events(log):
-    """The library's JSON event lines from a log file (none if there is no
-    file, or no log: None)."""
+def read_log(log):
+    """The text of the library's log file at log ("" if log is None or the
+    file does not exist: a run that logged nothing)."""
     if not log or not os.path.exists(log):
-        return []
+        return ""
     with open(log) as f:
-        return [json.loads(line) for line in f if line.strip()]
+        return f.read()
+
+
+def parse_event(line):
+    """One line of the library's log in the JSON form (tlsclose(7), LOG
+    LINES) as a dict; ValueError if it is not one JSON object."""
+    e = json.loads(line)
+    if not isinstance(e, dict):
+        raise ValueError(f"not a JSON object: {line!r}")
+    return e
+
+
+def parse_log(text):
+    """The library's events in text (log lines, JSON form) as dicts, and
+    the lines that are not events (a blank line is not one either):
+    (events, bad)."""
+    events, bad = [], []
+    for line in text.splitlines():
+        try:
+            events.append(parse_event(line))
+        except ValueError:
+            bad.append(line)
+    return events, bad
+
+
+def read_events(log):
+    """The library's events from its log file at log (none if there is no
+    file, or no log: None). A line that is not an event is an error
+    (ValueError): the runners' logs hold the library's lines only."""
+    events, bad = parse_log(read_log(log))
+    if bad:
+        raise ValueError(f"{log}: {len(bad)} lines that are not events: {bad[:3]}")
+    return events
 
 
 def run_with_peer(peer_cmd, program, env, timeout, peer_wait, log):
@@ -293,3 +331,19 @@ def tally(verdicts):
     tls = collections.Counter(v.get("tls") for v in verdicts)
     return (f"verdicts {dict(kinds)}, after close_notify {dict(after)}, "
             f"extra>0 {extra}, tls {dict(tls)}")
+
+
+def markdown_cell(text):
+    """A table cell's text: a "|" would end the cell."""
+    return str(text).replace("|", "\\|")
+
+
+def write_table(path, header, rows):
+    """Writes a Markdown table (header: the column titles; rows: lists of
+    cells) to path: the runners' result tables, which doc/results.md
+    takes in (make readme-tables)."""
+    lines = ["| " + " | ".join(map(markdown_cell, header)) + " |",
+             "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(map(markdown_cell, row)) + " |" for row in rows]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")

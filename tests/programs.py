@@ -49,8 +49,8 @@ import sysconfig
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Suite, TIMEOUT, Tap, clean_env, describe, read_events,  # noqa: E402
-                     reap, system_openssl3)
+from harness import (Suite, TIMEOUT, Tap, clean_env, describe, preload_env,  # noqa: E402
+                     read_events, reap, system_openssl3, write_table)
 
 # Debian 11's programs and the libraries they need that a newer Debian does
 # not have (libpcre3), does not install (libgcrypt20 and libgpg-error0 on a
@@ -474,14 +474,11 @@ class Runner(Suite):
         self.rows = {}
 
     def env(self, inst, policy, notify="on"):
-        env = clean_env()
-        env.update(inst.env)
-        log = None
-        if policy is not None:
-            log = os.path.join(self.tmp, f"log-{len(os.listdir(self.tmp))}")
-            env.update(LD_PRELOAD=self.lib, TLSCLOSE_LOG=log, TLSCLOSE_LOG_LEVEL="info",
-                       TLSCLOSE_LOG_FORMAT="json", TLSCLOSE_EOF=policy, TLSCLOSE_NOTIFY=notify)
-        return env, log
+        if policy is None:
+            return preload_env(None, extra=inst.env), None
+        log = os.path.join(self.tmp, f"log-{len(os.listdir(self.tmp))}")
+        return preload_env(self.lib, log, "info", dict(inst.env, TLSCLOSE_EOF=policy,
+                                                       TLSCLOSE_NOTIFY=notify)), log
 
     def unrunnable(self, tap, inst, name, what):
         """Debian 12's curl hangs at start-up with the ASan runtime preloaded
@@ -840,15 +837,12 @@ class Runner(Suite):
         return self.rows.setdefault(name, {})
 
     def write_table(self):
-        lines = [f"| program (OpenSSL {self.args.openssl}) | peer saw, bare | under tlsclose "
-                 f"| truncated, Content-Length: exit bare / warn / error / clean "
-                 f"| truncated, close-delimited: exit bare / warn / error / clean |",
-                 "|---|---|---|---|---|"]
-        for name, r in self.rows.items():
-            lines.append(f"| {name} | {r.get('bare', 'n/a')} | {r.get('shim', 'n/a')} | "
-                         f"{r.get('Content-Length', 'n/a')} | {r.get('close-delimited', 'n/a')} |")
-        with open(self.args.table, "w") as f:
-            f.write("\n".join(lines) + "\n")
+        columns = ("bare", "shim", "Content-Length", "close-delimited")
+        write_table(self.args.table,
+                    [f"program (OpenSSL {self.args.openssl})", "peer saw, bare", "under tlsclose",
+                     "truncated, Content-Length: exit bare / warn / error / clean",
+                     "truncated, close-delimited: exit bare / warn / error / clean"],
+                    [[name] + [r.get(c, "n/a") for c in columns] for name, r in self.rows.items()])
 
 
 def main():

@@ -38,7 +38,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (PEER_TIMEOUT_MS, Suite, TIMEOUT, Tap, clean_env,  # noqa: E402
-                     program_env, read_line, reap, system_openssl3)
+                     parse_log, preload_env, read_line, read_log, reap, system_openssl3,
+                     write_table)
 
 FUNCTIONS = ("read", "read_ex", "peek", "peek_ex")
 POLICIES = ("warn", "error", "clean")
@@ -50,6 +51,74 @@ OWN_REASON = "connection ended without close_notify: data may be truncated"
 EPROTO = 71
 RESPONSE = 100  # bytes the truncating peer sends before its FIN
 REPLY_WAIT_MS = 1000
+DECODE_ERROR = "fatal:decode error"
+
+# --- the matrix, as rows of data ---------------------------------------------
+# What the program's first read at the end gives: the return value (a pair,
+# for SSL_read/SSL_peek and for their _ex forms, where the rows tell them
+# apart), SSL_get_error, and what else must hold: errno, the error queue as
+# printed ("errors") or a text in it ("has"), the fatal alerts the peer got.
+ZERO_RETURN = {"ret": 0, "ssl_error": "SSL_ERROR_ZERO_RETURN", "errors": ""}
+AT_EOF_CLEAN = dict(ZERO_RETURN, ret=(0, 0), peer_fatal=[])
+AT_EOF_SYSCALL_0 = {"ret": (0, 0), "ssl_error": "SSL_ERROR_SYSCALL", "errno": 0, "errors": "",
+                    "peer_fatal": []}
+AT_EOF_SYSCALL_MINUS_1 = dict(AT_EOF_SYSCALL_0, ret=(-1, 0))
+AT_EOF_OPENSSL3 = {"ret": (0, 0), "ssl_error": "SSL_ERROR_SSL", "has": EOF_STRING,
+                   "peer_fatal": [DECODE_ERROR]}
+
+# 1. Silent EOF (Runner.silent_eof): how the reader meets the peer's FIN (its
+# words in the test names), the reader's arguments, and what a program
+# WITHOUT the library sees, keyed by the first OpenSSL version each holds for
+# (by_version). Each row runs with every function of FUNCTIONS in TLS 1.2 and
+# 1.3, bare and under each policy of POLICIES (check_policy), and is one line
+# of the Markdown table (--table) per function and TLS version.
+SILENT_EOF = [
+    # name, reader arguments, bare outcome by OpenSSL version
+    ("", [], {(1, 1): AT_EOF_SYSCALL_0, (3, 0): AT_EOF_OPENSSL3}),
+    ("+IGNORE_UNEXPECTED_EOF", ["--ignore-eof"], {(1, 1): AT_EOF_SYSCALL_0, (3, 0): AT_EOF_CLEAN}),
+    # A BIO of the program's own that does not answer BIO_eof gets the 1.1.1
+    # signal on OpenSSL 3.0 and 3.1 too (doc/design.md, OpenSSL versions);
+    # from 3.2 on, whose record layer was rewritten, -1 (the _ex forms 0),
+    # still SSL_ERROR_SYSCALL with errno 0 and nothing queued.
+    ("(own BIO without BIO_eof)", ["--bio=custom"],
+     {(1, 1): AT_EOF_SYSCALL_0, (3, 2): AT_EOF_SYSCALL_MINUS_1}),
+]
+
+# 2. Fatal-level close_notify (Runner.fatal_close_notify), from the GnuTLS
+# peer, read with SSL_read, bare and under the library. A fatal one on the
+# wire (TLS 1.2; TLS 1.3 has no alert levels: there it is a plain
+# close_notify, answered as one) is a clean end under the library, which logs
+# fatal_close_notify at info and lets SSL_shutdown return 1; the client must
+# not answer it. Warning level is the control.
+SSL_REASON_1000 = {"ret": 0, "ssl_error": "SSL_ERROR_SSL", "has": "reason(1000)"}
+FATAL_CLOSE_NOTIFY = [
+    # alert level, TLS, bare, under the library, fatal on the wire
+    ("fatal", "1.2", SSL_REASON_1000, ZERO_RETURN, True),
+    ("fatal", "1.3", ZERO_RETURN, ZERO_RETURN, False),
+    ("warning", "1.2", ZERO_RETURN, ZERO_RETURN, False),
+    ("warning", "1.3", ZERO_RETURN, ZERO_RETURN, False),
+]
+
+# 3. TLSCLOSE_REPLY (Runner.reply): whether the library answers the peer's
+# close_notify at once (bare: never). auto answers for TLS 1.2, as RFC 5246
+# requires, and leaves a TLS 1.3 half-close to the program.
+REPLY = [
+    # TLSCLOSE_REPLY, TLS, answered at once under the library
+    ("auto", "1.2", True),
+    ("auto", "1.3", False),
+    ("on", "1.2", True),
+    ("on", "1.3", True),
+    ("off", "1.2", False),
+    ("off", "1.3", False),
+]
+
+
+def by_version(rows, version):
+    """(since, row): of rows keyed by the first OpenSSL version (major,
+    minor) each holds for, the newest not above version (major, minor, ...):
+    a 3.1 takes the 3.0 row, a 3.6 the 3.2 one."""
+    since = max(k for k in rows if k <= tuple(version[:2]))
+    return since, rows[since]
 
 
 def fatal_alerts(verdict):
@@ -61,6 +130,8 @@ class Runner(Suite):
         super().__init__(args, "receive")
         self.gnutls_peer = os.path.join(self.build, "tests", "gnutls_peer")
         self.reader = os.path.join(args.samples, "eof_reader")
+        # The OpenSSL the samples run against, as SILENT_EOF keys it.
+        self.version = (1, 1) if args.openssl == "1.1.1" else system_openssl3()
         self.table = []
 
     def run(self, peer_cmd, reader_args, env_extra, shim):
@@ -68,7 +139,7 @@ class Runner(Suite):
         peer verdict, log events, reader process). The log's raw text stays
         in self.log_text. env_extra may override the log settings."""
         log = os.path.join(self.tmp, f"log-{len(os.listdir(self.tmp))}")
-        env = program_env(self.lib, shim, log, env_extra)
+        env = preload_env(self.lib if shim else None, log, extra=env_extra)
         peer = subprocess.Popen(peer_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, env=clean_env())
         try:
@@ -79,32 +150,13 @@ class Runner(Suite):
         finally:
             reap(peer)
         out = json.loads(proc.stdout.splitlines()[0]) if proc.stdout.strip() else {}
-        self.log_text = ""
-        if os.path.exists(log):
-            with open(log) as f:
-                self.log_text = f.read()
-        events = [json.loads(line) for line in self.log_text.splitlines()]
+        self.log_text = read_log(log)
+        events, bad = parse_log(self.log_text)
+        if bad:
+            raise ValueError(f"log lines that are not events: {bad[:3]}")
         return out, verdict, events, proc
 
     # --- 1. silent EOF ---------------------------------------------------
-
-    def expected_bare(self, ignore, own_bio, ex):
-        """What a silent EOF gives a program without the library. A BIO of
-        the program's own that does not answer BIO_eof gets the 1.1.1 signal
-        on OpenSSL 3.0 and 3.1 too (doc/design.md, OpenSSL versions); from 3.2 on,
-        whose record layer was rewritten, -1 (the _ex forms 0) instead of 0,
-        still SSL_ERROR_SYSCALL with errno 0 and nothing queued."""
-        if self.args.openssl == "3" and own_bio and system_openssl3() >= (3, 2):
-            return {"ret": 0 if ex else -1, "ssl_error": "SSL_ERROR_SYSCALL", "errno": 0,
-                    "errors": "", "peer_fatal": []}
-        if self.args.openssl == "3" and not ignore and not own_bio:
-            return {"ret": 0, "ssl_error": "SSL_ERROR_SSL", "has": EOF_STRING,
-                    "peer_fatal": ["fatal:decode error"]}
-        if self.args.openssl == "3" and not own_bio:
-            return {"ret": 0, "ssl_error": "SSL_ERROR_ZERO_RETURN", "errors": "",
-                    "peer_fatal": []}
-        return {"ret": 0, "ssl_error": "SSL_ERROR_SYSCALL", "errno": 0, "errors": "",
-                "peer_fatal": []}
 
     @staticmethod
     def compare(end, want):
@@ -123,13 +175,12 @@ class Runner(Suite):
                         f"--timeout={PEER_TIMEOUT_MS}"]
             for fn in FUNCTIONS:
                 ex = fn.endswith("_ex")
-                for ignore, own_bio in ((False, False), (True, False), (False, True)):
-                    args = [f"--fn={fn}"] + (["--ignore-eof"] if ignore else []) + \
-                        (["--bio=custom"] if own_bio else [])
-                    what = f"{fn}{' +IGNORE_UNEXPECTED_EOF' if ignore else ''}" \
-                        f"{' (own BIO without BIO_eof)' if own_bio else ''}, TLS {tls}"
+                for name, reader_args, bare in SILENT_EOF:
+                    args = [f"--fn={fn}"] + reader_args
+                    what = " ".join(filter(None, (fn, name))) + f", TLS {tls}"
                     bare_out, bare_peer, _, proc = self.run(peer_cmd, args, {}, False)
-                    want = self.expected_bare(ignore, own_bio, ex)
+                    want = by_version(bare, self.version)[1]
+                    want = dict(want, ret=want["ret"][ex])
                     problems = self.compare(bare_out.get("end", {}), want)
                     if fatal_alerts(bare_peer) != want["peer_fatal"]:
                         problems.append(f"peer got alerts {bare_peer.get('alerts')}, "
@@ -215,9 +266,8 @@ class Runner(Suite):
                 problems.append("no skipped event with reason failed when the program "
                                 "ended the failed connection")
         else:
-            want = {"ret": 0, "ssl_error": "SSL_ERROR_ZERO_RETURN", "errors": ""}
-            problems += self.compare(end, want)
-            problems += [f"second call: {p}" for p in self.compare(again, want)]
+            problems += self.compare(end, ZERO_RETURN)
+            problems += [f"second call: {p}" for p in self.compare(again, ZERO_RETURN)]
             if fatal_alerts(peer):
                 problems.append(f"the client wrote a fatal alert: {peer.get('alerts')}")
         return problems
@@ -234,73 +284,63 @@ class Runner(Suite):
                 else:
                     tap.skip(name, why)
             return
-        for level in ("fatal", "warning"):
-            for tls in ("1.2", "1.3"):
-                peer_cmd = [self.gnutls_peer, "server", f"--tls{tls}", f"--cert={self.cert}",
-                            f"--key={self.key}", f"--alert={level}",
-                            f"--timeout={PEER_TIMEOUT_MS}"]
-                for shim in (False, True):
-                    out, peer, events, proc = self.run(peer_cmd, ["--fn=read"], {}, shim)
-                    end = out.get("end", {})
-                    fatal_12 = level == "fatal" and tls == "1.2"
-                    if fatal_12 and not shim:
-                        want = {"ret": 0, "ssl_error": "SSL_ERROR_SSL", "has": "reason(1000)"}
-                    else:
-                        want = {"ret": 0, "ssl_error": "SSL_ERROR_ZERO_RETURN", "errors": ""}
-                    problems = self.compare(end, want)
-                    if shim:
-                        fcn = [e for e in events if e.get("event") == "fatal_close_notify"]
-                        if fatal_12 and [e.get("level") for e in fcn] != ["info"]:
-                            problems.append(f"expected one fatal_close_notify event at "
-                                            f"info level: {events}")
-                        if not fatal_12 and fcn:
-                            problems.append(f"unexpected fatal_close_notify event: {fcn}")
-                        if fatal_12 and out.get("shutdown") != 1:
-                            problems.append(f"SSL_shutdown after it returned "
-                                            f"{out.get('shutdown')}, expected 1")
-                    # (TLS 1.3 has no alert levels: there it is a plain
-                    # close_notify, answered as one.)
-                    if fatal_12 and peer.get("client_alert") is not None:
-                        problems.append(f"the client answered a fatal alert: "
-                                        f"{peer.get('client_alert')}")
-                    tap.result(not problems,
-                               f"{level}-level close_notify, TLS {tls}, "
-                               f"{'shim' if shim else 'bare'}: {want['ssl_error']}",
-                               problems + [proc.stdout, json.dumps(peer), json.dumps(events)])
+        for level, tls, bare, shimmed, fatal in FATAL_CLOSE_NOTIFY:
+            peer_cmd = [self.gnutls_peer, "server", f"--tls{tls}", f"--cert={self.cert}",
+                        f"--key={self.key}", f"--alert={level}",
+                        f"--timeout={PEER_TIMEOUT_MS}"]
+            for shim in (False, True):
+                out, peer, events, proc = self.run(peer_cmd, ["--fn=read"], {}, shim)
+                want = shimmed if shim else bare
+                problems = self.compare(out.get("end", {}), want)
+                if shim:
+                    fcn = [e for e in events if e.get("event") == "fatal_close_notify"]
+                    if fatal and [e.get("level") for e in fcn] != ["info"]:
+                        problems.append(f"expected one fatal_close_notify event at "
+                                        f"info level: {events}")
+                    if not fatal and fcn:
+                        problems.append(f"unexpected fatal_close_notify event: {fcn}")
+                    if fatal and out.get("shutdown") != 1:
+                        problems.append(f"SSL_shutdown after it returned "
+                                        f"{out.get('shutdown')}, expected 1")
+                if fatal and peer.get("client_alert") is not None:
+                    problems.append(f"the client answered a fatal alert: "
+                                    f"{peer.get('client_alert')}")
+                tap.result(not problems,
+                           f"{level}-level close_notify, TLS {tls}, "
+                           f"{'shim' if shim else 'bare'}: {want['ssl_error']}",
+                           problems + [proc.stdout, json.dumps(peer), json.dumps(events)])
 
     # --- 3. reply ----------------------------------------------------------
 
     def reply(self, tap):
-        for policy in ("auto", "on", "off"):
-            for tls in ("1.2", "1.3"):
-                expect = policy == "on" or (policy == "auto" and tls == "1.2")
-                peer_cmd = [self.peer, "server", f"--tls{tls}", f"--cert={self.cert}",
-                            f"--key={self.key}", "--mode=close",
-                            f"--reply-wait={REPLY_WAIT_MS}", f"--timeout={PEER_TIMEOUT_MS}"]
-                for shim in (False, True):
-                    out, peer, events, proc = self.run(
-                        peer_cmd, ["--fn=read", "--then=wait-fin"],
-                        {"TLSCLOSE_REPLY": policy}, shim)
-                    want = expect and shim
-                    problems = []
-                    if peer.get("replied") is not want:
-                        problems.append(f"peer saw a reply: {peer.get('replied')}, expected {want}")
-                    sent = [e for e in events if e.get("event") == "sent"]
-                    if shim and want and [e.get("trigger") for e in sent] != ["reply"]:
-                        problems.append(f"expected one sent event with trigger reply: {sent}")
-                    if shim and not want and sent:
-                        problems.append(f"unexpected sent events: {sent}")
-                    pcn = [e.get("reply") for e in events if e.get("event") == "peer_close_notify"]
-                    if shim and pcn != ["due" if want else "not due"]:
-                        problems.append(f"expected one peer_close_notify event, reply "
-                                        f"{'due' if want else 'not due'}: {pcn}")
-                    if out.get("end", {}).get("ssl_error") != "SSL_ERROR_ZERO_RETURN":
-                        problems.append(f"reader did not see close_notify: {out}")
-                    tap.result(not problems,
-                               f"TLSCLOSE_REPLY={policy}, TLS {tls}, "
-                               f"{'shim' if shim else 'bare'}: peer "
-                               f"{'gets' if want else 'gets no'} immediate answer",
-                               problems + [proc.stdout, proc.stderr, json.dumps(peer)])
+        for policy, tls, answered in REPLY:
+            peer_cmd = [self.peer, "server", f"--tls{tls}", f"--cert={self.cert}",
+                        f"--key={self.key}", "--mode=close",
+                        f"--reply-wait={REPLY_WAIT_MS}", f"--timeout={PEER_TIMEOUT_MS}"]
+            for shim in (False, True):
+                out, peer, events, proc = self.run(
+                    peer_cmd, ["--fn=read", "--then=wait-fin"],
+                    {"TLSCLOSE_REPLY": policy}, shim)
+                want = answered and shim
+                problems = []
+                if peer.get("replied") is not want:
+                    problems.append(f"peer saw a reply: {peer.get('replied')}, expected {want}")
+                sent = [e for e in events if e.get("event") == "sent"]
+                if shim and want and [e.get("trigger") for e in sent] != ["reply"]:
+                    problems.append(f"expected one sent event with trigger reply: {sent}")
+                if shim and not want and sent:
+                    problems.append(f"unexpected sent events: {sent}")
+                pcn = [e.get("reply") for e in events if e.get("event") == "peer_close_notify"]
+                if shim and pcn != ["due" if want else "not due"]:
+                    problems.append(f"expected one peer_close_notify event, reply "
+                                    f"{'due' if want else 'not due'}: {pcn}")
+                if out.get("end", {}).get("ssl_error") != "SSL_ERROR_ZERO_RETURN":
+                    problems.append(f"reader did not see close_notify: {out}")
+                tap.result(not problems,
+                           f"TLSCLOSE_REPLY={policy}, TLS {tls}, "
+                           f"{'shim' if shim else 'bare'}: peer "
+                           f"{'gets' if want else 'gets no'} immediate answer",
+                           problems + [proc.stdout, proc.stderr, json.dumps(peer)])
 
     # --- 4. the log: levels, a failing sink --------------------------------
 
@@ -440,11 +480,9 @@ class Runner(Suite):
                    problems + [proc.stdout, proc.stderr, json.dumps(peer), json.dumps(events)])
 
     def write_table(self):
-        lines = [f"| read at a silent EOF (OpenSSL {self.args.openssl}) | bare "
-                 "| TLSCLOSE_EOF=warn | error | clean |", "|---|---|---|---|---|"]
-        lines += ["| " + " | ".join(row) + " |" for row in self.table]
-        with open(self.args.table, "w") as f:
-            f.write("\n".join(lines) + "\n")
+        write_table(self.args.table, [f"read at a silent EOF (OpenSSL {self.args.openssl})",
+                                      "bare", "TLSCLOSE_EOF=warn", "error", "clean"],
+                    self.table)
 
 
 # --- the shapes (Runner.shapes) -----------------------------------------------
@@ -461,7 +499,6 @@ OWN_BIO = "own BIO without BIO_eof"
 OWN_BIO_EOF = "own BIO with BIO_eof"
 READ_ERROR = "read error without errno"
 OPENSSL3_EOF = "error:0A000126:SSL routines::unexpected eof while reading"
-DECODE_ERROR = "fatal:decode error"
 
 
 def _end(ret, error, queue=""):
@@ -505,8 +542,7 @@ SHAPE_RUNS = {
 def shape_row(shape, version):
     """(since, row): the SHAPES row for the running version (major, minor,
     ...)."""
-    since = max(k for k in SHAPES[shape] if k <= tuple(version[:2]))
-    return since, SHAPES[shape][since]
+    return by_version(SHAPES[shape], version)
 
 
 def shape_problems(shape, fn, since, name, out, peer, want):

@@ -42,7 +42,7 @@ import resource
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Suite, TIMEOUT, Tap, clean_env, peer_report_problems,  # noqa: E402
+from harness import (Suite, TIMEOUT, Tap, peer_report_problems, preload_env,  # noqa: E402
                      run_with_peer, tally)
 
 # Hang guard for one run of the client (N handshakes, then N closes), not a
@@ -105,16 +105,14 @@ class Runner(Suite):
         process and figures, the peer's verdicts, summary, exit status and
         stderr, the library's log events, the time taken, setup problems."""
         log = os.path.join(self.tmp, f"{name}.log")
-        env = clean_env()
         # glibc's per-thread cache keeps up to 7 freed chunks of each small
         # size, which mallinfo2() counts as in use: up to some 200 KiB that
         # depend on the last sizes freed. Without it the client's heap
         # figures are exact. (The sanitizer allocator ignores this.)
-        env["GLIBC_TUNABLES"] = ":".join(
-            t for t in (env.get("GLIBC_TUNABLES"), "glibc.malloc.tcache_count=0") if t)
-        if shim:
-            env.update(LD_PRELOAD=self.lib, TLSCLOSE_LOG=log, TLSCLOSE_LOG_LEVEL="warn",
-                       TLSCLOSE_LOG_FORMAT="json")
+        tunables = ":".join(t for t in (os.environ.get("GLIBC_TUNABLES"),
+                                        "glibc.malloc.tcache_count=0") if t)
+        env = preload_env(self.lib if shim else None, log, "warn",
+                          {"GLIBC_TUNABLES": tunables})
         peer_cmd = [self.args.peer, f"--count={self.total}", f"--cert={self.cert}",
                     f"--key={self.key}", f"--timeout={RUN_TIMEOUT * 1000}"]
 

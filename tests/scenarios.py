@@ -23,7 +23,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (PEER_TIMEOUT_MS, Suite, TIMEOUT, Tap, clean_env, describe,  # noqa: E402
-                     final_event_problems, read_line, reap)
+                     final_event_problems, parse_log, preload_env, read_line, read_log,
+                     reap, write_table)
 
 # Peer verdicts, as expectations.
 CN = {"verdict": "close_notify", "after": "fin", "extra": 0}
@@ -190,16 +191,8 @@ class Runner(Suite):
             [os.path.join(self.args.samples, prog)] + opts.get("args", [])
 
     def env(self, opts, shim, log):
-        env = clean_env()
-        env.update(opts.get("env", {}))
-        if opts.get("python"):
-            env.update(self.python_env)
-        if shim:
-            env["LD_PRELOAD"] = self.lib
-            env["TLSCLOSE_LOG"] = log
-            env["TLSCLOSE_LOG_LEVEL"] = "debug"
-            env["TLSCLOSE_LOG_FORMAT"] = "json"
-        return env
+        extra = dict(opts.get("env", {}), **(self.python_env if opts.get("python") else {}))
+        return preload_env(self.lib if shim else None, log, extra=extra)
 
     def run_client(self, prog, opts, tls, env):
         """Peer as server, the sample as client. Returns (verdict, proc)."""
@@ -262,14 +255,8 @@ class Runner(Suite):
         if want_version not in proc.stderr:
             problems.append(f"program did not report {want_version}: {proc.stderr.strip()!r}")
         if shim:
-            events = []
-            if os.path.exists(log):
-                with open(log) as f:
-                    for line in f:
-                        try:
-                            events.append(json.loads(line))
-                        except ValueError:
-                            problems.append(f"log line is not JSON: {line!r}")
+            events, bad = parse_log(read_log(log))
+            problems += [f"log line is not JSON: {line!r}" for line in bad]
             sent_events = [e for e in events if e.get("event") == "sent"]
             if event is None:
                 if sent_events:
@@ -330,17 +317,16 @@ class Runner(Suite):
         """What the strict peer observed, as a Markdown table (for
         doc/results.md and the issue notes: results, not hand-written
         claims)."""
-        lines = [f"| pattern (OpenSSL {self.args.openssl}) | TLS 1.2 bare | TLS 1.2 shim "
-                 "| TLS 1.3 bare | TLS 1.3 shim |", "|---|---|---|---|---|"]
+        rows = []
         for name, *_ in SCENARIOS:
-            cells = []
+            cells = [name]
             for tls in ("1.2", "1.3"):
                 for shim in (False, True):
                     seen, ok = self.observed.get((name, tls, shim), ("not run", False))
                     cells.append(seen + ("" if ok else " **(FAILED)**"))
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
-        with open(self.args.table, "w") as f:
-            f.write("\n".join(lines) + "\n")
+            rows.append(cells)
+        write_table(self.args.table, [f"pattern (OpenSSL {self.args.openssl})", "TLS 1.2 bare",
+                                      "TLS 1.2 shim", "TLS 1.3 bare", "TLS 1.3 shim"], rows)
 
     def no_tls(self, tap):
         """A program that never uses TLS: same output, no libssl mapped."""

@@ -38,7 +38,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Suite, TIMEOUT, Tap, clean_env, program_env, read_events,  # noqa: E402
+from harness import (Suite, TIMEOUT, Tap, clean_env, preload_env, read_events,  # noqa: E402
                      read_line)
 
 PEER_TIMEOUT_MS = 10000
@@ -91,7 +91,7 @@ class Runner(Suite):
         their lines. Returns (lines of the sample by first word, its exit
         status and stderr, the peer's verdict, the library's events)."""
         log = os.path.join(self.tmp, f"log-{len(os.listdir(self.tmp))}")
-        env = program_env(self.lib, shim, log, env_extra)
+        env = preload_env(self.lib if shim else None, log, extra=env_extra)
         peer = subprocess.Popen(
             [self.peer, "server", f"--tls{tls}", f"--cert={self.cert}", f"--key={self.key}",
              "--mode=hold", f"--timeout={PEER_TIMEOUT_MS}"],

@@ -32,7 +32,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Suite, TIMEOUT, Tap, clean_env, peer_report_problems,  # noqa: E402
+from harness import (Suite, TIMEOUT, Tap, peer_report_problems, preload_env,  # noqa: E402
                      run_with_peer, tally)
 
 # Hang guard for one whole run of the threaded program (thousands of
@@ -64,10 +64,7 @@ class Runner(Suite):
         stderr, the log events, the time taken and any setup problem."""
         count = threads * connections
         log = os.path.join(self.tmp, f"{name}.log")
-        env = clean_env()
-        if shim:
-            env.update(LD_PRELOAD=self.lib, TLSCLOSE_LOG=log, TLSCLOSE_LOG_LEVEL="warn",
-                       TLSCLOSE_LOG_FORMAT="json")
+        env = preload_env(self.lib if shim else None, log, "warn")
         # Kept-open connections end when the program exits: the peer's
         # per-connection timeout must outlast the program's run.
         peer_ms = RUN_TIMEOUT * 1000
