@@ -24,8 +24,8 @@ static void exchange(struct sample *s)
 
 int main(int argc, char **argv)
 {
-	struct sample s, again;
-	int sd, cl, r;
+	struct sample s;
+	int sd, cl;
 
 	sample_init(argc, argv);
 	sample_connect(&s);
@@ -35,16 +35,7 @@ int main(int argc, char **argv)
 	cl = SSL_clear(s.ssl);
 	if (cl != 1)
 		sample_fail("SSL_clear failed");
-	/* A new TCP connection (sample_setup's), its own SSL object unused. */
-	sample_setup(&again, 0);
-	SSL_free(again.ssl);
-	SSL_CTX_free(again.ctx);
-	if (!SSL_set_fd(s.ssl, again.fd))
-		sample_fail("SSL_set_fd failed");
-	r = SSL_connect(s.ssl);
-	if (r != 1)
-		sample_fail_ssl(s.ssl, r, "second SSL_connect failed");
-	s.fd = again.fd;
+	sample_reconnect(&s);
 	exchange(&s);
 	if (close(s.fd) != 0)
 		sample_fail("close failed");

@@ -230,6 +230,18 @@ void sample_setup(struct sample *s, int nonblocking)
 	sample_setup_in_ctx(s, nonblocking);
 }
 
+void sample_reconnect(struct sample *s)
+{
+	int r;
+
+	s->fd = tcp_connect(0);
+	if (!SSL_set_fd(s->ssl, s->fd))
+		sample_fail("SSL_set_fd failed");
+	r = SSL_connect(s->ssl);
+	if (r != 1)
+		sample_fail_ssl(s->ssl, r, "second SSL_connect failed");
+}
+
 void sample_setup_in_ctx(struct sample *s, int nonblocking)
 {
 	s->fd = tcp_connect(nonblocking);
