@@ -20,8 +20,8 @@ bare and under the library, side by side:
 3. Memory: the heap the client has in use with all N open, under the library
    minus bare, per connection, below a structural bound (see
    HEAP_BOUND_PER_CONN); once all are ended, the library's heap is gone with
-   them. The records themselves (104 bytes each on x86-64) come from the
-   library's own mapped pool, not the heap, and are kept for reuse: they
+   them. The records themselves (shim/record.h: TC_RECORD_BYTES) come from
+   the library's own mapped pool, not the heap, and are kept for reuse: they
    show in RSS, which is compared the same way with a looser bound.
 4. Closing them all is linear: the CPU time of the first two batches
    (table at 10,000 to 8,000) against the last two (2,000 to 0) (see
@@ -66,17 +66,15 @@ HEAP_NOISE_PER_CONN = 16
 HEAP_BOUND_PER_CONN = 1024
 # RSS follows pages, not allocations: where the allocator places the many
 # short-lived handshake buffers decides which pages get touched, and that
-# moves the client's RSS by several KiB per connection. With glibc's
-# per-thread cache on, the run under the library even has the smaller RSS,
-# by 6 KiB per connection, run after run; a stand-in preload that only
-# callocs 96 + 32 + 32 bytes per connection moves it the same way (284 ->
-# 219 MiB for 10,000). So only a sanity bound, above bare: it fails for
-# anything like a page or a record buffer per connection.
+# moves the client's RSS by several KiB per connection either way (any
+# preload that allocates a little per connection does it). So only a
+# sanity bound, above bare: it fails for anything like a page or a record
+# buffer per connection.
 RSS_BOUND_PER_CONN = 4096
 # Once every connection has been ended and its SSL object freed, only the
 # descriptor table's chunks may stay (never freed, see shim/conn.c: 8 bytes
-# per slot, 7.4 bytes per connection here); a record that outlived its
-# connection would leave at least its 96 bytes.
+# per slot, about 7 bytes per connection here); a record that outlived its
+# connection would leave more than its size (TC_RECORD_BYTES) behind.
 LEFT_BOUND_PER_CONN = 16
 
 # Closing: while the first two batches run, the table holds 10,000 down to
@@ -84,13 +82,11 @@ LEFT_BOUND_PER_CONN = 16
 # connection is O(1) (an array slot and a doubly linked list, shim/conn.c),
 # so the two pairs cost the same up to noise. A cost per close that grows
 # with the table (a search of it: closing all would be quadratic) makes the
-# first pair cost up to (9500+8500)/(1500+500) = 9 times the last: with a
-# search of the live list injected into tc_fd_take(), the CPU ms per batch
-# were 524, 530, 512, 377, 307, 271, 243, 168, 105, 52 (ratio 6.7; 5.4 in
-# another run), against 28 ms for every batch without it. The bound is
-# wide, for CPU-time noise on a shared machine (single batches vary by up to
-# 1.8x). It is CPU time of the closing thread, not wall-clock time, so
-# waiting for others does not count; no absolute time is asserted.
+# first pair cost up to (9500+8500)/(1500+500) = 9 times the last (a search
+# of the live list injected into the close path gave a ratio of 5 to 7).
+# The bound is wide, for CPU-time noise on a shared machine (single batches
+# vary by up to 1.8x). It is CPU time of the closing thread, not wall-clock
+# time, so waiting for others does not count; no absolute time is asserted.
 CLOSE_RATIO_BOUND = 3.0
 
 
