@@ -38,10 +38,14 @@ def symbol_edges(objdir, names):
     """(module, module, symbol) from nm of the library's objects, or None
     when they are not built."""
     objs = {}
-    for path in glob.glob(os.path.join(objdir, "libtlsclose_la-*.o")):
-        mod = os.path.basename(path)[len("libtlsclose_la-"):-2]
-        if mod in names:
-            objs[mod] = path
+    # The internals are compiled into shim/libtlsclose_core.la, the
+    # exported wrappers into libtlsclose.la itself (Makefile.am); the newest
+    # object of a module wins over one a build before that split left.
+    for path in sorted(glob.glob(os.path.join(objdir, "libtlsclose*_la-*.o")),
+                       key=os.path.getmtime):
+        m = re.fullmatch(r"libtlsclose(?:_core)?_la-(\w+)\.o", os.path.basename(path))
+        if m and m.group(1) in names:
+            objs[m.group(1)] = path
     if not objs:
         return None
     defined, used = {}, {}
