@@ -5,7 +5,8 @@ it includes its header or, in the built library's objects, refers to a
 symbol the other defines (which catches a declaration written by hand
 instead of an include). The dependency graph must have no cycle.
 
-Usage: layers.py SRCDIR BUILDDIR. TAP output."""
+Usage: layers.py [SRCDIR [BUILDDIR]] (default: TC_SRCDIR and TC_BUILDDIR,
+which make check sets). TAP output."""
 
 import glob
 import os
@@ -90,7 +91,9 @@ def find_cycle(nodes, graph):
 
 
 def main():
-    src, build = sys.argv[1], sys.argv[2]
+    args = sys.argv[1:] + [None, None]
+    src = args[0] or os.environ.get("TC_SRCDIR", ".")
+    build = args[1] or os.environ.get("TC_BUILDDIR", ".")
     shim = os.path.join(src, "shim")
     names = modules(shim)
     edges = include_edges(shim, names)

@@ -30,7 +30,9 @@ bare and under the library, side by side:
 The figures (seconds, heap and RSS bare and shimmed, bytes per connection,
 the cost of each batch) are printed as TAP diagnostics.
 
-usage: scale.py --program=PATH --peer=PATH [--connections=10000] [--batches=10]
+usage: scale.py [--program=PATH] [--peer=PATH] [--connections=10000] [--batches=10]
+  --program, --peer  the client and the peer (default: the build tree's
+                     tests/scale/many and tests/scale/mux_peer)
 Environment: TC_BUILDDIR, TC_TEST_PRELOAD or TLSCLOSE_LIBRARY (from make check).
 """
 
@@ -306,8 +308,11 @@ def fd_limit_problem(n):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--program", required=True, help="the built tests/scale/many.c")
-    ap.add_argument("--peer", required=True, help="the built tests/scale/mux_peer.c")
+    build = os.path.join(os.environ.get("TC_BUILDDIR", "."), "tests", "scale")
+    ap.add_argument("--program", help="the built tests/scale/many.c",
+                    default=os.path.join(build, "many"))
+    ap.add_argument("--peer", help="the built tests/scale/mux_peer.c",
+                    default=os.path.join(build, "mux_peer"))
     ap.add_argument("--connections", type=int, default=10000)
     ap.add_argument("--batches", type=int, default=10)
     args = ap.parse_args()

@@ -19,8 +19,9 @@ reports how each one ended.
 2. The same program bare, smaller: the peer sees close_notify exactly for the
    connections the program shut down itself, so the test above can fail.
 
-usage: stress.py --program=PATH [--threads=8] [--connections=500] [--seed=1]
+usage: stress.py [--program=PATH] [--threads=8] [--connections=500] [--seed=1]
                  [--tls=both|1.2|1.3]
+  --program        the threaded client (default: the build tree's tests/stress/threads)
 Environment: TC_BUILDDIR, TC_TEST_PRELOAD or TLSCLOSE_LIBRARY (from make check).
 """
 
@@ -200,7 +201,9 @@ class Runner(Suite):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--program", required=True, help="the built tests/stress/threads.c")
+    ap.add_argument("--program", help="the built tests/stress/threads.c",
+                    default=os.path.join(os.environ.get("TC_BUILDDIR", "."), "tests", "stress",
+                                         "threads"))
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--connections", type=int, default=500)
     ap.add_argument("--seed", type=int, default=1)
