@@ -1,7 +1,8 @@
 /* counts.h: the process-wide counts of the exit summary. A bottom layer:
- * each count is made where its decision is (conn.c: a record started;
- * report.c: a connection's final event; eof.c: a truncation), and report.c
- * reads them for the summary. Lock-free (relaxed atomics). */
+ * conn.c counts a record as it starts; report.c counts each event the
+ * summary adds up (a connection's final event, a truncation) with the
+ * event, whether or not its level is shown, and reads them all for the
+ * summary. Lock-free (relaxed atomics). */
 #ifndef TC_COUNTS_H
 #define TC_COUNTS_H
 

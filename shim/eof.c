@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <pthread.h>
 
-#include "counts.h"
 #include "eof.h"
 #include "settings.h"
 #include "real.h"
@@ -208,7 +207,6 @@ static int silent_eof(struct tc_conn *c, SSL *ssl, int ret, int ex, int unsure)
     int openssl_reported = tc_ossl_v3 && is_ssl_error(last, TC_SSL_R_UNEXPECTED_EOF_WHILE_READING);
 
     tc_set_flags(c, TC_F_FAILED);
-    tc_count(TC_COUNT_TRUNCATIONS);
     tc_report_truncation(c, ssl, policy == TC_EOF_CLEAN ? TC_LEVEL_INFO : TC_LEVEL_WARN,
                          tc_eof_name(policy), unsure);
     switch (policy) {

@@ -122,15 +122,30 @@ void tc_report(struct tc_conn *c, SSL *ssl, const char *name, enum tc_level leve
         report(c, ssl, name, level, key, value, fd, fd, detail);
 }
 
+/* An event the exit summary counts: counted always, said when its level is
+ * shown. peer_fd < -1: the peer is looked up only if the event is said
+ * (tc_tcp_socket_at_eof scans the descriptors). */
+static void counted(enum tc_count count, struct tc_conn *c, SSL *ssl, const char *name,
+                    enum tc_level level, const char *key, const char *value, int fd,
+                    int peer_fd, const char *detail, const struct tc_wait *wait)
+{
+    tc_count(count);
+    if (!tc_log_enabled(level))
+        return;
+    if (peer_fd < -1)
+        peer_fd = tc_tcp_socket_at_eof();
+    report_wait(c, ssl, name, level, key, value, fd, peer_fd, detail, wait);
+}
+
 void tc_report_truncation(struct tc_conn *c, SSL *ssl, enum tc_level level, const char *policy,
                           int maybe_read_error)
 {
-    if (tc_log_enabled(level))
-        report(c, ssl, "truncation", level, "policy", policy, c->fd,
-               c->fd >= 0 ? c->fd : tc_tcp_socket_at_eof(),
-               maybe_read_error ? "the connection ended without close_notify, or the "
-                                  "program's own BIO failed to read"
-                                : "the peer ended the connection without close_notify");
+    counted(TC_COUNT_TRUNCATIONS, c, ssl, "truncation", level, "policy", policy, c->fd,
+            c->fd >= 0 ? c->fd : -2,
+            maybe_read_error ? "the connection ended without close_notify, or the "
+                               "program's own BIO failed to read"
+                             : "the peer ended the connection without close_notify",
+            NULL);
 }
 
 /* --- the final event ------------------------------------------------------ */
@@ -156,10 +171,8 @@ int tc_report_sent(struct tc_conn *c, SSL *ssl, const char *trigger, int fd, int
 {
     if (!take_end(c))
         return 0;
-    tc_count(TC_COUNT_SENT);
-    if (tc_log_enabled(TC_LEVEL_INFO))
-        report_wait(c, ssl, "sent", TC_LEVEL_INFO, "trigger", trigger, fd, peer_fd, detail,
-                    wait);
+    counted(TC_COUNT_SENT, c, ssl, "sent", TC_LEVEL_INFO, "trigger", trigger, fd, peer_fd,
+            detail, wait);
     return 1;
 }
 
@@ -168,11 +181,10 @@ int tc_report_skipped(struct tc_conn *c, SSL *ssl, const char *reason, enum tc_l
 {
     if (!take_end(c))
         return 0;
-    tc_count(TC_COUNT_SKIPPED);
     if (reason == tc_reason_by_program)
         tc_count(TC_COUNT_BY_PROGRAM);
-    if (tc_log_enabled(level))
-        report(c, ssl, "skipped", level, "reason", reason, fd, peer_fd, detail);
+    counted(TC_COUNT_SKIPPED, c, ssl, "skipped", level, "reason", reason, fd, peer_fd, detail,
+            NULL);
     return 1;
 }
 

@@ -16,8 +16,9 @@ void tc_report(struct tc_conn *c, SSL *ssl, const char *name, enum tc_level leve
 void tc_report_fd(const char *name, enum tc_level level, const char *key, const char *value,
                   int fd, const char *detail);
 
-/* The truncation event: a connection whose socket is unknown (custom BIO)
- * still names its peer when that can be told (report.c). */
+/* The truncation event, counted for the summary: a connection whose socket
+ * is unknown (custom BIO) still names its peer when that can be told
+ * (report.c). */
 void tc_report_truncation(struct tc_conn *c, SSL *ssl, enum tc_level level, const char *policy,
                           int maybe_read_error);
 
