@@ -749,7 +749,8 @@ static void send_alert(struct tc_conn *c, SSL *ssl, const struct target *t,
 /* The object is claimed (object_claim): decide, then send or say why not.
  * Not inline: tc_end_connection's early return (an ended connection, the
  * usual case at close and SSL_free) stays a few instructions. */
-__attribute__((noinline)) static void end_claimed(struct tc_conn *c, SSL *ssl, enum tc_trigger trigger, int fd)
+__attribute__((noinline)) static void end_claimed(struct tc_conn *c, SSL *ssl,
+                                                  enum tc_trigger trigger, int fd)
 {
     struct target t = target_of(c, fd);
     enum skip why = why_not_send(c, ssl, &t, trigger);
@@ -790,7 +791,7 @@ void tc_end_connection(struct tc_conn *c, enum tc_trigger trigger, int fd)
 
 void tc_end_interrupted(struct tc_conn *c, int fd)
 {
-    tc_set_flags(c, TC_F_CLAIMED);
+    (void)decide_for_good(c); /* the event says whether it was said already */
     tc_report_skipped(c, NULL, "interrupted", TC_LEVEL_WARN, fd, fd,
                       "closed from a signal handler that interrupted TLS work, or while the "
                       "library's table stayed locked; no close_notify");

@@ -122,9 +122,13 @@ void tc_report(struct tc_conn *c, SSL *ssl, const char *name, enum tc_level leve
         report(c, ssl, name, level, key, value, fd, fd, detail);
 }
 
-/* An event the exit summary counts: counted always, said when its level is
- * shown. peer_fd < -1: the peer is looked up only if the event is said
+/* peer_fd of an event whose connection has no known socket (a custom BIO):
+ * the process's one TCP socket at EOF, looked up only if the event is said
  * (tc_tcp_socket_at_eof scans the descriptors). */
+#define PEER_AT_EOF (-2)
+
+/* An event the exit summary counts: counted always, said when its level is
+ * shown. */
 static void counted(enum tc_count count, struct tc_conn *c, SSL *ssl, const char *name,
                     enum tc_level level, const char *key, const char *value, int fd,
                     int peer_fd, const char *detail, const struct tc_wait *wait)
@@ -132,7 +136,7 @@ static void counted(enum tc_count count, struct tc_conn *c, SSL *ssl, const char
     tc_count(count);
     if (!tc_log_enabled(level))
         return;
-    if (peer_fd < -1)
+    if (peer_fd == PEER_AT_EOF)
         peer_fd = tc_tcp_socket_at_eof();
     report_wait(c, ssl, name, level, key, value, fd, peer_fd, detail, wait);
 }
@@ -141,7 +145,7 @@ void tc_report_truncation(struct tc_conn *c, SSL *ssl, enum tc_level level, cons
                           int maybe_read_error)
 {
     counted(TC_COUNT_TRUNCATIONS, c, ssl, "truncation", level, "policy", policy, c->fd,
-            c->fd >= 0 ? c->fd : -2,
+            c->fd >= 0 ? c->fd : PEER_AT_EOF,
             maybe_read_error ? "the connection ended without close_notify, or the "
                                "program's own BIO failed to read"
                              : "the peer ended the connection without close_notify",

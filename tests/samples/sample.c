@@ -230,10 +230,14 @@ void sample_setup(struct sample *s, int nonblocking)
 	sample_setup_in_ctx(s, nonblocking);
 }
 
-void sample_reconnect(struct sample *s)
+void sample_clear_reconnect(struct sample *s)
 {
 	int r;
 
+	if (close(s->fd) != 0)
+		sample_fail("close failed");
+	if (SSL_clear(s->ssl) != 1)
+		sample_fail("SSL_clear failed");
 	s->fd = tcp_connect(0);
 	if (!SSL_set_fd(s->ssl, s->fd))
 		sample_fail("SSL_set_fd failed");

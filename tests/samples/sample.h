@@ -52,9 +52,11 @@ void sample_setup(struct sample *s, int nonblocking);
 /* sample_setup with the context already in s->ctx. */
 void sample_setup_in_ctx(struct sample *s, int nonblocking);
 
-/* A new blocking TCP connection for the SSL object s->ssl, which the program
- * closed and SSL_clear()ed: SSL_set_fd, SSL_connect (s->fd set). */
-void sample_reconnect(struct sample *s);
+/* One SSL object for a second connection, as programs that keep their
+ * objects do: close(s->fd), SSL_clear, then a new blocking TCP connection
+ * for the same object (SSL_set_fd, SSL_connect; s->fd set). Exits 1 on
+ * failure. */
+void sample_clear_reconnect(struct sample *s);
 
 /* Blocking TCP connect + SSL_connect (s->ctx, s->ssl, s->fd set), no data.
  * _in_ctx: over the context already in s->ctx. */
