@@ -342,12 +342,16 @@ struct tc_conn *tc_conn_track(SSL *ssl)
     c->fd = -1;
     c->owner = TC_LOAD(tc_epoch);
     c->refs = 1; /* the SSL attachment */
-    /* An SSL object is used by one thread at a time, so no other thread
-     * can be adding a record for the same object now. */
-    if (!tc_ssl_index_add(c)) {
+    /* The lookup above can miss a record that is there only when it gave
+     * up waiting for a stuck writer (sslindex.c): the index then answers
+     * with that record, and the object keeps exactly one. */
+    struct tc_conn *indexed = tc_ssl_index_add(c);
+    if (indexed != c) {
         unref_locked(c);
         table_release();
-        return NULL;
+        if (indexed)
+            memo_keep(ssl, indexed, gen);
+        return indexed;
     }
     /* Counted as it starts; it ends with exactly one final event (report.h). */
     tc_count(TC_COUNT_CONNECTIONS);

@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "sslindex.h"
 
@@ -48,18 +49,54 @@ static struct tc_conn *probe(struct table *t, const SSL *ssl)
     }
 }
 
-/* Tries before a miss is taken as it is: a writer moves a few records
- * under a lock held for a few hundred instructions, so a reader retries
- * only when it raced with one. The bound is for a signal handler that
- * interrupted that writer on its own thread. */
-#define READ_TRIES 64
+/* Set on a thread while it moves records or replaces the table: a signal
+ * handler that interrupted it must not wait for its own thread. volatile:
+ * read by that handler between any two steps. */
+static __thread volatile int writing_here __attribute__((tls_model("initial-exec")));
+
+/* How long a reader waits out a writer on another thread. A writer moves a
+ * few records under the table lock, so a reader normally retries once or
+ * twice; it waits longer only while the writer's thread is descheduled
+ * (a busy machine: milliseconds). Giving up then would report a record as
+ * absent, and the caller would track the connection a second time. So the
+ * bound is the table lock's own (conn.c), reached only when the writer can
+ * never finish: a signal handler that left it by longjmp. */
+#define WAIT_BOUND_NS (200L * 1000 * 1000)
+/* Tries between two looks at the clock (the first look starts the wait). */
+#define TRIES_PER_LOOK 64
+
+struct patience {
+    unsigned tries;
+    struct timespec since;
+};
+
+/* 1 while the reader should try again. */
+static int still_patient(struct patience *p, int writer_busy)
+{
+    if (writer_busy)
+        sched_yield(); /* let a descheduled writer run */
+    if (++p->tries % TRIES_PER_LOOK)
+        return 1;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (p->tries == TRIES_PER_LOOK) {
+        p->since = now;
+        return 1;
+    }
+    long waited = (now.tv_sec - p->since.tv_sec) * 1000000000L + (now.tv_nsec - p->since.tv_nsec);
+    return waited < WAIT_BOUND_NS;
+}
 
 struct tc_conn *tc_ssl_index_find(const SSL *ssl)
 {
-    for (int tries = 0; tries < READ_TRIES; tries++) {
+    struct patience patience = {0};
+    for (;;) {
         unsigned long seq = __atomic_load_n(&sequence, __ATOMIC_ACQUIRE);
         if (seq & 1) {
-            sched_yield();
+            /* Odd on this very thread: a signal handler interrupted its
+             * write, which cannot go on until the handler returns. */
+            if (writing_here || !still_patient(&patience, 1))
+                return NULL;
             continue;
         }
         struct table *t = __atomic_load_n(&current, __ATOMIC_ACQUIRE);
@@ -69,20 +106,27 @@ struct tc_conn *tc_ssl_index_find(const SSL *ssl)
         /* The slot loads are acquire loads: this one cannot pass them. */
         if (__atomic_load_n(&sequence, __ATOMIC_ACQUIRE) == seq)
             return NULL;
+        /* A writer moved records while this probe ran: probe again. */
+        if (!still_patient(&patience, 0))
+            return NULL;
     }
-    return NULL;
 }
 
-/* The slot stores that follow are release stores: a reader that sees one
- * sees the odd count too. */
+/* The flag first (a handler on this thread then never waits for an odd
+ * count), then the count: the slot stores that follow are release stores,
+ * so a reader that sees one sees the odd count too. */
 static void write_begin(void)
 {
+    writing_here = 1;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
     __atomic_store_n(&sequence, sequence + 1, __ATOMIC_RELAXED);
 }
 
 static void write_end(void)
 {
     __atomic_store_n(&sequence, sequence + 1, __ATOMIC_RELEASE);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    writing_here = 0;
 }
 
 static size_t free_slot(struct table *t, const SSL *ssl)
@@ -116,18 +160,24 @@ static struct table *grow(struct table *old)
     return t;
 }
 
-int tc_ssl_index_add(struct tc_conn *c)
+struct tc_conn *tc_ssl_index_add(struct tc_conn *c)
 {
     struct table *t = current;
     /* At most half full: probes stay short. */
     if (!t || (t->live + 1) * 2 > t->mask + 1) {
         t = grow(t);
         if (!t)
-            return 0;
+            return NULL;
     }
-    store_slot(t, free_slot(t, c->ssl), c);
+    /* The probe to the free slot passes every record that could hold the
+     * same object: checking them costs a compare each. */
+    size_t i = home(c->ssl, t->mask);
+    for (struct tc_conn *e; (e = t->slot[i]); i = (i + 1) & t->mask)
+        if (e->ssl == c->ssl)
+            return e;
+    store_slot(t, i, c);
     t->live++;
-    return 1;
+    return c;
 }
 
 void tc_ssl_index_remove(struct tc_conn *c)
