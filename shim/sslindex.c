@@ -65,51 +65,60 @@ static __thread volatile int writing_here __attribute__((tls_model("initial-exec
 /* Tries between two looks at the clock (the first look starts the wait). */
 #define TRIES_PER_LOOK 64
 
-struct patience {
-    unsigned tries;
-    struct timespec since;
-};
-
-/* 1 while the reader should try again. */
-static int still_patient(struct patience *p, int writer_busy)
+/* One look at a table no writer changed meanwhile: 1, and the record or
+ * NULL in *found; 0 when a writer was at work (the look proves nothing). */
+static inline int look(const SSL *ssl, struct tc_conn **found)
 {
-    if (writer_busy)
-        sched_yield(); /* let a descheduled writer run */
-    if (++p->tries % TRIES_PER_LOOK)
+    unsigned long seq = __atomic_load_n(&sequence, __ATOMIC_ACQUIRE);
+    if (seq & 1)
+        return 0;
+    struct table *t = __atomic_load_n(&current, __ATOMIC_ACQUIRE);
+    *found = t ? probe(t, ssl) : NULL;
+    /* A hit is exact (probe checks the record's own ssl). For a miss, the
+     * slot loads are acquire loads: this one cannot pass them. */
+    return *found || __atomic_load_n(&sequence, __ATOMIC_ACQUIRE) == seq;
+}
+
+/* 1 while the reader should look again: it yields (a descheduled writer
+ * gets to run) and, every TRIES_PER_LOOK tries, checks the bound. */
+static int still_patient(unsigned *tries, struct timespec *since)
+{
+    sched_yield();
+    if (++*tries % TRIES_PER_LOOK)
         return 1;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    if (p->tries == TRIES_PER_LOOK) {
-        p->since = now;
+    if (*tries == TRIES_PER_LOOK) {
+        *since = now;
         return 1;
     }
-    long waited = (now.tv_sec - p->since.tv_sec) * 1000000000L + (now.tv_nsec - p->since.tv_nsec);
+    long waited = (now.tv_sec - since->tv_sec) * 1000000000L + (now.tv_nsec - since->tv_nsec);
     return waited < WAIT_BOUND_NS;
+}
+
+/* A writer was at work during the first look. */
+__attribute__((noinline)) static struct tc_conn *find_contended(const SSL *ssl)
+{
+    unsigned tries = 0;
+    struct timespec since = {0, 0};
+    struct tc_conn *c;
+    do {
+        /* This very thread's write: a signal handler interrupted it, and
+         * it cannot go on until the handler returns. */
+        if (writing_here)
+            return NULL;
+        if (!still_patient(&tries, &since))
+            return NULL;
+    } while (!look(ssl, &c));
+    return c;
 }
 
 struct tc_conn *tc_ssl_index_find(const SSL *ssl)
 {
-    struct patience patience = {0};
-    for (;;) {
-        unsigned long seq = __atomic_load_n(&sequence, __ATOMIC_ACQUIRE);
-        if (seq & 1) {
-            /* Odd on this very thread: a signal handler interrupted its
-             * write, which cannot go on until the handler returns. */
-            if (writing_here || !still_patient(&patience, 1))
-                return NULL;
-            continue;
-        }
-        struct table *t = __atomic_load_n(&current, __ATOMIC_ACQUIRE);
-        struct tc_conn *c = t ? probe(t, ssl) : NULL;
-        if (c)
-            return c;
-        /* The slot loads are acquire loads: this one cannot pass them. */
-        if (__atomic_load_n(&sequence, __ATOMIC_ACQUIRE) == seq)
-            return NULL;
-        /* A writer moved records while this probe ran: probe again. */
-        if (!still_patient(&patience, 0))
-            return NULL;
-    }
+    struct tc_conn *c;
+    if (__builtin_expect(look(ssl, &c), 1))
+        return c;
+    return find_contended(ssl);
 }
 
 /* The flag first (a handler on this thread then never waits for an odd
