@@ -2,7 +2,7 @@
  *
  * The usual way out, with no system call but the send itself: the real
  * SSL_shutdown writes the alert record into this BIO, put in place of the
- * socket BIO for that one call, and closing.c sends the bytes with
+ * socket BIO for that one call, and wire.c sends the bytes with
  * send(MSG_NOSIGNAL | MSG_DONTWAIT) (no SIGPIPE, no wait unless the send
  * buffer is full). A BIO of the library's own method rather than a memory
  * BIO: its write appends to a static buffer large enough for any record,

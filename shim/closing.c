@@ -1,12 +1,11 @@
-/* closing.c: sending close_notify safely (see closing.h). */
+/* closing.c: sending close_notify safely (see closing.h): whether, when
+ * and in which steps; the bytes on the wire are wire.c's. */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
-#include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,121 +15,10 @@
 #include "settings.h"
 #include "log.h"
 #include "real.h"
+#include "wire.h"
 #include "report.h"
 
-/* How long a close() may wait for the socket to take the alert. */
-#define SEND_BOUND_MS 200
-/* Draining unread bytes before the real close: at most this much. */
-#define DRAIN_MAX_BYTES (256 * 1024)
-
 static const char *const trigger_names[] = { "close", "shutdown", "free", "exit", "quiet", "reply" };
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int remaining_ms(long long deadline)
-{
-    long long left = deadline - now_ms();
-    return left > 0 ? (int)left : 0;
-}
-
-/* poll() one descriptor until ready or the deadline; 1 when ready. A
- * signal (EINTR) only resumes the wait. While it sleeps in poll() the
- * thread is outside OpenSSL and holds no lock of ours, so a handler's
- * close() may end its own connection normally meanwhile. */
-static int wait_ready(int fd, short events, long long deadline)
-{
-    struct pollfd p = { .fd = fd, .events = events };
-    for (;;) {
-        tc_in_openssl--;
-        int r = poll(&p, 1, remaining_ms(deadline));
-        tc_in_openssl++;
-        if (r > 0)
-            return 1;
-        if (r == 0 || errno != EINTR)
-            return 0;
-    }
-}
-
-/* --- SIGPIPE ---------------------------------------------------------------
- * OpenSSL writes with write(2), so a peer that reset the connection makes
- * our close_notify raise SIGPIPE. Block it in this thread only, and consume
- * a SIGPIPE our write raised; process-wide SIG_IGN would change the
- * program's behaviour. */
-struct pipe_guard {
-    sigset_t old;
-    int was_blocked;
-    int was_pending;
-};
-
-static void pipe_guard_enter(struct pipe_guard *g)
-{
-    sigset_t pipe;
-    sigemptyset(&pipe);
-    sigaddset(&pipe, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe, &g->old);
-    g->was_blocked = sigismember(&g->old, SIGPIPE);
-    g->was_pending = 0;
-    if (g->was_blocked) {
-        /* The program blocks SIGPIPE itself and may have one pending: that
-         * one is its own and must stay. (Costs a system call only here.) */
-        sigset_t pending;
-        if (sigpending(&pending) == 0)
-            g->was_pending = sigismember(&pending, SIGPIPE);
-    }
-}
-
-static void pipe_guard_leave(struct pipe_guard *g, int wrote_to_dead_peer)
-{
-    if (wrote_to_dead_peer && !g->was_pending) {
-        sigset_t pipe;
-        sigemptyset(&pipe);
-        sigaddset(&pipe, SIGPIPE);
-        struct timespec zero = { 0, 0 };
-        while (sigtimedwait(&pipe, NULL, &zero) == SIGPIPE)
-            ;
-    }
-    if (!g->was_blocked)
-        pthread_sigmask(SIG_SETMASK, &g->old, NULL);
-}
-
-/* --- pointing the SSL at the descriptor being closed -----------------------
- * With dup'd descriptors the last one closed may not be the number the
- * SSL's socket BIO holds. For the duration of the send the BIO is pointed
- * at the open descriptor, with BIO_NOCLOSE so that no descriptor is ever
- * closed by the switch, and restored afterwards. */
-struct bio_switch {
-    BIO *bio;
-    int old_fd;
-    long old_close;
-};
-
-static void bio_switch_enter(struct bio_switch *s, SSL *ssl, int fd)
-{
-    s->bio = NULL;
-    BIO *wbio = tc_ossl.SSL_get_wbio(ssl);
-    BIO *b = wbio ? tc_ossl.BIO_find_type(wbio, TC_BIO_TYPE_DESCRIPTOR) : NULL;
-    int cur = -1;
-    if (!b || tc_ossl.BIO_ctrl(b, TC_BIO_C_GET_FD, 0, &cur) < 0 || cur == fd)
-        return;
-    s->bio = b;
-    s->old_fd = cur;
-    s->old_close = tc_ossl.BIO_ctrl(b, TC_BIO_CTRL_GET_CLOSE, 0, NULL);
-    tc_ossl.BIO_ctrl(b, TC_BIO_CTRL_SET_CLOSE, 0, NULL);
-    tc_ossl.BIO_ctrl(b, TC_BIO_C_SET_FD, 0, &fd);
-}
-
-static void bio_switch_leave(struct bio_switch *s)
-{
-    if (!s->bio)
-        return;
-    tc_ossl.BIO_ctrl(s->bio, TC_BIO_C_SET_FD, 0, &s->old_fd);
-    tc_ossl.BIO_ctrl(s->bio, TC_BIO_CTRL_SET_CLOSE, s->old_close, NULL);
-}
 
 /* --- the decision -----------------------------------------------------------
  * Why close_notify does not go out. Each reason has a level (skips that are
@@ -260,141 +148,6 @@ static int decide_for_good(struct tc_conn *c)
 
 /* --- sending -------------------------------------------------------------- */
 
-/* SENT_NOTHING: the socket did not become writable within the bound (for a
- * reply: at once), and OpenSSL was not asked to write: its state says
- * nothing was sent, which is true. SENT_TIMEOUT: the alert is written, or
- * part of it, and the rest will not go out within the bound. */
-enum outcome { SENT_OK, SENT_NOTHING, SENT_TIMEOUT, SENT_PEER_GONE, SENT_ERROR };
-
-/* Call the real SSL_shutdown once to write the alert; retry only to flush
- * an alert that a full non-blocking socket refused, within the deadline. */
-static enum outcome write_alert(SSL *ssl, int fd, long long deadline, int *epipe)
-{
-    if (fd >= 0 && !wait_ready(fd, POLLOUT, deadline))
-        return SENT_NOTHING;
-    for (;;) {
-        errno = 0;
-        int r = tc_ossl.SSL_shutdown(ssl);
-        if (r >= 0)
-            return SENT_OK;
-        int e = errno;
-        if (e == EPIPE)
-            *epipe = 1;
-        if (e == EPIPE || e == ECONNRESET || e == ENOTCONN)
-            return SENT_PEER_GONE;
-        if (tc_ossl.SSL_want(ssl) != TC_SSL_WRITING || fd < 0)
-            return SENT_ERROR;
-        if (!wait_ready(fd, POLLOUT, deadline))
-            return SENT_TIMEOUT;
-    }
-}
-
-/* --- the alert through the library's own BIO (alertbio.h) ------------------
- * It applies when the SSL writes straight into a descriptor BIO (no filter
- * BIO in front, no kernel TLS) over a socket; otherwise the alert goes out
- * through OpenSSL's own write, guarded as above. */
-
-/* 1 when the alert can go through the library's BIO: fd is a socket and
- * the SSL writes straight into a descriptor BIO without kernel TLS. */
-static int plain_socket_wbio(struct tc_conn *c, SSL *ssl, int fd)
-{
-    if (fd < 0 || !c->is_socket)
-        return 0;
-    BIO *w = tc_ossl.SSL_get_wbio(ssl);
-    /* A descriptor BIO is a source/sink: when the SSL's own write BIO is
-     * one, no filter BIO sits in front of it. Kernel TLS exists only when
-     * the program asked for it (3.x: SSL_OP_ENABLE_KTLS). */
-    if (!w || !tc_ossl.BIO_method_type || !(tc_ossl.BIO_method_type(w) & TC_BIO_TYPE_DESCRIPTOR))
-        return 0;
-    if (tc_ossl_v3)
-        return !(tc_ossl.SSL_get_options(ssl) & TC_SSL_OP_ENABLE_KTLS);
-    return tc_ossl.BIO_ctrl(w, TC_BIO_CTRL_GET_KTLS_SEND, 0, NULL) <= 0;
-}
-
-/* deadline 0: the bound starts at the first wait (the usual send does not
- * wait, and reads no clock). */
-static enum outcome send_all(int fd, const char *p, long len, long long deadline)
-{
-    while (len > 0) {
-        ssize_t n = send(fd, p, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n > 0) {
-            p += n;
-            len -= n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (!deadline)
-                deadline = now_ms() + SEND_BOUND_MS;
-            if (!wait_ready(fd, POLLOUT, deadline))
-                return SENT_TIMEOUT;
-            continue;
-        }
-        if (n < 0 && (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN))
-            return SENT_PEER_GONE;
-        return SENT_ERROR;
-    }
-    return SENT_OK;
-}
-
-static enum outcome write_alert_buffered(SSL *ssl, BIO *mem, int fd, long long deadline)
-{
-    BIO *w = tc_ossl.SSL_get_wbio(ssl);
-    /* SSL_set0_wbio frees the BIO it replaces: one more reference on each
-     * keeps both alive through the swap and the swap back. */
-    tc_ossl.BIO_up_ref(w);
-    tc_ossl.BIO_up_ref(mem);
-    tc_ossl.SSL_set0_wbio(ssl, mem);
-    int r = tc_ossl.SSL_shutdown(ssl);
-    tc_ossl.SSL_set0_wbio(ssl, w);
-    long len;
-    const char *data = tc_alert_bio_data(&len);
-    if (r < 0 || len <= 0)
-        return SENT_ERROR;
-    return send_all(fd, data, len, deadline);
-}
-
-/* TLSCLOSE_WAIT_MS: read until the peer's close_notify or the deadline.
- * The socket is made non-blocking meanwhile so that no read can outlast the
- * deadline. Returns 1 when the peer answered. */
-static int await_reply(SSL *ssl, int fd, long long deadline)
-{
-    if (fd < 0)
-        return 0;
-    int fl = TC_LIBC(fcntl)(fd, F_GETFL);
-    if (fl < 0 || (!(fl & O_NONBLOCK) && TC_LIBC(fcntl)(fd, F_SETFL, fl | O_NONBLOCK) < 0))
-        return 0;
-    int answered = 0;
-    while (wait_ready(fd, POLLIN, deadline)) {
-        int r = tc_ossl.SSL_shutdown(ssl);
-        if (r == 1) {
-            answered = 1;
-            break;
-        }
-        if (r == 0 || tc_ossl.SSL_want(ssl) != TC_SSL_READING)
-            break;
-    }
-    if (!(fl & O_NONBLOCK))
-        TC_LIBC(fcntl)(fd, F_SETFL, fl);
-    return answered;
-}
-
-/* Read and discard what the peer already sent (TLS 1.3 session tickets,
- * unread records) so that the kernel ends the connection with FIN, not RST.
- * Never blocks; bounded. A short read means the queue is empty, so the
- * usual case costs a single recv(). */
-static void drain(int fd)
-{
-    char buf[16384];
-    size_t total = 0;
-    while (total < DRAIN_MAX_BYTES) {
-        ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-        if (n < (ssize_t)sizeof buf)
-            break;
-        total += (size_t)n;
-    }
-}
 
 static int same_file(struct tc_conn *c, int fd)
 {
@@ -413,7 +166,7 @@ void tc_drain_before_close(struct tc_conn *c, int fd)
         return;
     int saved = errno;
     if (same_file(c, fd))
-        drain(fd);
+        tc_drain(fd);
     errno = saved;
 }
 
@@ -431,7 +184,7 @@ static __thread struct tc_conn *claimed_here __attribute__((tls_model("initial-e
 static long long sender_bound_ms(void)
 {
     /* the alert, the wait for the answer, and slack for the drain and log */
-    return SEND_BOUND_MS + tc_cfg()->wait_ms + 1000;
+    return TC_SEND_BOUND_MS + tc_cfg()->wait_ms + 1000;
 }
 
 int tc_object_wait(struct tc_conn *c)
@@ -440,11 +193,11 @@ int tc_object_wait(struct tc_conn *c)
         return 1;
     if (claimed_here == c)
         return 0; /* a signal handler on the sending thread: never wait for ourselves */
-    long long deadline = now_ms() + sender_bound_ms();
+    long long deadline = tc_now_ms() + sender_bound_ms();
     /* A send is short unless the socket is full: yield at first, then
      * sleep a millisecond at a time rather than spin through a 200 ms wait. */
     for (int round = 0; tc_flags(c) & TC_F_SENDING; round++) {
-        if (now_ms() > deadline)
+        if (tc_now_ms() > deadline)
             return 0;
         if (round < 100) {
             sched_yield();
@@ -554,15 +307,15 @@ struct send {
     int await;          /* wait for the peer's answer (TLSCLOSE_WAIT_MS) */
     BIO *alert_bio;     /* the library's BIO (alertbio.h), or NULL: OpenSSL writes */
     int guarded;        /* SIGPIPE blocked, the socket BIO pointed at fd */
-    struct pipe_guard pg;
-    struct bio_switch bs;
+    struct tc_pipe_guard pg;
+    struct tc_bio_switch bs;
     int marked;         /* an error-queue mark was placed (the queue was not empty) */
     int check_first;    /* write only into a socket that polls writable */
     long long deadline; /* 0: the bound starts at the first wait */
     int override;       /* the program's quiet or SSL_set_shutdown state set aside */
     int quiet, shutdown_state;
     int epipe;
-    enum outcome out;
+    enum tc_sent out;
     struct tc_wait wait;
     const char *wait_detail;
 };
@@ -574,7 +327,7 @@ static void send_prepare(struct send *s, struct tc_conn *c, SSL *ssl, int fd)
     tc_in_openssl++; /* a close() from a signal handler must not re-enter */
     /* 0 when the queue was empty: no mark was placed. */
     s->marked = tc_ossl.ERR_set_mark();
-    s->alert_bio = plain_socket_wbio(c, ssl, fd) ? tc_alert_bio_take() : NULL;
+    s->alert_bio = tc_alert_bio_fits(ssl, fd, c->is_socket) ? tc_alert_bio_take() : NULL;
     /* Waiting for the peer's answer belongs where the program cannot read
      * any more (the real close, SSL_free, exit): after shutdown(SHUT_WR) the
      * answer, and the response before it, are the program's to read. */
@@ -585,18 +338,18 @@ static void send_prepare(struct send *s, struct tc_conn *c, SSL *ssl, int fd)
      * the answer: a TLS 1.3 KeyUpdate may be answered). */
     s->guarded = !s->alert_bio || s->await;
     if (s->guarded)
-        pipe_guard_enter(&s->pg);
+        tc_pipe_guard_enter(&s->pg);
     /* The library's BIO path sends to fd itself; OpenSSL reads or writes
      * through the socket BIO only on the guarded path or while waiting. */
     if (fd >= 0 && s->guarded)
-        bio_switch_enter(&s->bs, ssl, fd);
+        tc_bio_switch_enter(&s->bs, ssl, fd);
     else
         s->bs.bio = NULL;
 
     /* A reply is written from inside the program's SSL_read: it never waits
      * there (a full send buffer would hold a non-blocking read for the whole
-     * bound). Every other trigger may wait SEND_BOUND_MS. */
-    s->deadline = s->reply ? now_ms() : 0;
+     * bound). Every other trigger may wait TC_SEND_BOUND_MS. */
+    s->deadline = s->reply ? tc_now_ms() : 0;
     /* Once OpenSSL has written the record into the library's BIO, it counts
      * it as sent: a part that send() does not take is lost for good, and a
      * piece of a record left on the wire makes whatever the socket carries
@@ -611,7 +364,7 @@ static void send_prepare(struct send *s, struct tc_conn *c, SSL *ssl, int fd)
     s->check_first = s->alert_bio && (s->trigger == TC_TRIGGER_SHUTDOWN ||
                                       s->trigger == TC_TRIGGER_QUIET || s->reply);
     if (s->check_first && !s->deadline)
-        s->deadline = now_ms() + SEND_BOUND_MS;
+        s->deadline = tc_now_ms() + TC_SEND_BOUND_MS;
 
     /* A quiet shutdown (TLSCLOSE_NOTIFY=always) or the SSL_set_shutdown
      * idiom: set aside for the send, put back afterwards. */
@@ -626,12 +379,12 @@ static void send_prepare(struct send *s, struct tc_conn *c, SSL *ssl, int fd)
 
 static void send_write(struct send *s, SSL *ssl, int fd)
 {
-    if (s->check_first && !wait_ready(fd, POLLOUT, s->deadline))
-        s->out = SENT_NOTHING;
+    if (s->check_first && !tc_wait_ready(fd, POLLOUT, s->deadline))
+        s->out = TC_SENT_NOTHING;
     else if (s->alert_bio)
-        s->out = write_alert_buffered(ssl, s->alert_bio, fd, s->deadline);
+        s->out = tc_write_alert_buffered(ssl, s->alert_bio, fd, s->deadline);
     else
-        s->out = write_alert(ssl, fd, s->deadline ? s->deadline : now_ms() + SEND_BOUND_MS,
+        s->out = tc_write_alert(ssl, fd, s->deadline ? s->deadline : tc_now_ms() + TC_SEND_BOUND_MS,
                              &s->epipe);
     if (s->alert_bio)
         tc_alert_bio_give();
@@ -646,16 +399,16 @@ static void send_write(struct send *s, SSL *ssl, int fd)
  * (init.c). */
 static void send_note(struct send *s, struct tc_conn *c, int drain_now)
 {
-    if (s->out == SENT_NOTHING && s->reply)
+    if (s->out == TC_SENT_NOTHING && s->reply)
         /* Not written, not decided: the program's own SSL_shutdown answers
          * (as it would without the library), or the next trigger (close,
          * free, exit) sends it, with the usual bound. */
         tc_clear_flags(c, TC_F_CLAIMED);
-    else if (s->out != SENT_NOTHING)
+    else if (s->out != TC_SENT_NOTHING)
         tc_set_flags(c, TC_F_ALERT_WRITTEN |
-                            (s->out == SENT_OK ? TC_F_SENT_FOR_PROGRAM : 0) |
-                            (s->out == SENT_OK && !drain_now ? TC_F_DRAIN : 0) |
-                            (s->out == SENT_OK && s->reply ? TC_F_REPLIED : 0));
+                            (s->out == TC_SENT_OK ? TC_F_SENT_FOR_PROGRAM : 0) |
+                            (s->out == TC_SENT_OK && !drain_now ? TC_F_DRAIN : 0) |
+                            (s->out == TC_SENT_OK && s->reply ? TC_F_REPLIED : 0));
 }
 
 /* TLSCLOSE_WAIT_MS: whether the peer answered, and how long it took. Its
@@ -663,7 +416,7 @@ static void send_note(struct send *s, struct tc_conn *c, int drain_now)
  * descriptor (a custom BIO) there is nothing to wait on. */
 static void send_await(struct send *s, struct tc_conn *c, SSL *ssl, int fd)
 {
-    s->wait.waited = s->out == SENT_OK && s->await;
+    s->wait.waited = s->out == TC_SENT_OK && s->await;
     if (!s->wait.waited)
         return;
     if (tc_flags(c) & TC_F_PEER_CN) {
@@ -672,9 +425,9 @@ static void send_await(struct send *s, struct tc_conn *c, SSL *ssl, int fd)
     } else if (fd < 0) {
         s->wait_detail = "no descriptor to wait on (the program's own BIO)";
     } else {
-        long long start = now_ms();
-        s->wait.answered = await_reply(ssl, fd, start + tc_cfg()->wait_ms);
-        s->wait.waited_ms = now_ms() - start;
+        long long start = tc_now_ms();
+        s->wait.answered = tc_await_reply(ssl, fd, start + tc_cfg()->wait_ms);
+        s->wait.waited_ms = tc_now_ms() - start;
     }
 }
 
@@ -683,21 +436,21 @@ static void send_finish(struct send *s, SSL *ssl, int fd, int drain_now)
 {
     if (s->override) {
         tc_ossl.SSL_set_quiet_shutdown(ssl, s->quiet);
-        if (s->out == SENT_NOTHING) /* the program's own state, as it left it */
+        if (s->out == TC_SENT_NOTHING) /* the program's own state, as it left it */
             tc_ossl.SSL_set_shutdown(ssl, s->shutdown_state);
     }
     if (drain_now)
-        drain(fd);
-    bio_switch_leave(&s->bs);
+        tc_drain(fd);
+    tc_bio_switch_leave(&s->bs);
     if (s->guarded)
-        pipe_guard_leave(&s->pg, s->epipe);
+        tc_pipe_guard_leave(&s->pg, s->epipe);
     /* The program's error queue as it left it. A close_notify that went
      * into the library's BIO and out pushed no error: on an empty queue there
      * is then nothing to take off (ERR_pop_to_mark costs as much as the
      * rest of the decision). Anything else (OpenSSL's own write, the wait
      * for the answer, a failure) may have pushed errors: they go, with the
      * mark. */
-    if (s->marked || !s->alert_bio || s->wait.waited || s->out != SENT_OK)
+    if (s->marked || !s->alert_bio || s->wait.waited || s->out != TC_SENT_OK)
         tc_ossl.ERR_pop_to_mark();
     tc_in_openssl--;
 }
@@ -706,21 +459,21 @@ static void send_report(const struct send *s, struct tc_conn *c, SSL *ssl,
                         const struct target *t)
 {
     switch (s->out) {
-    case SENT_OK:
+    case TC_SENT_OK:
         tc_report_sent(c, ssl, trigger_names[s->trigger], t->shown, t->fd, &s->wait,
                        s->wait_detail);
         break;
-    case SENT_NOTHING:
+    case TC_SENT_NOTHING:
         if (!s->reply) /* a reply not written is tried again by the next trigger */
             tc_report_skipped(c, ssl, "timeout", TC_LEVEL_WARN, t->shown, t->fd, NULL);
         break;
-    case SENT_TIMEOUT:
+    case TC_SENT_TIMEOUT:
         tc_report_skipped(c, ssl, "timeout", TC_LEVEL_WARN, t->shown, t->fd, NULL);
         break;
-    case SENT_PEER_GONE:
+    case TC_SENT_PEER_GONE:
         tc_report_skipped(c, ssl, "peer gone", TC_LEVEL_WARN, t->shown, t->fd, NULL);
         break;
-    case SENT_ERROR:
+    case TC_SENT_ERROR:
         tc_report_skipped(c, ssl, "error", TC_LEVEL_WARN, t->shown, t->fd, NULL);
         break;
     }
