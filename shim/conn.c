@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -11,6 +10,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "patience.h"
 #include "counts.h"
 #include "real.h"
 #include "reloc.h"
@@ -40,32 +40,17 @@ static int table_trylock(void)
     return !__atomic_exchange_n(&table_lock, 1, __ATOMIC_ACQUIRE);
 }
 
-static long long monotonic_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
 /* Spin briefly, then yield, until the lock is ours. With a bound (ms; 0:
  * none), gives up once it has passed: returns 0. The clock is read only
  * when the lock was found taken. */
 static int table_lock_wait(int bound_ms)
 {
-    long long deadline = 0;
+    struct tc_patience patience = { 0 };
     while (!table_trylock()) {
         for (int spin = 0; spin < 100 && __atomic_load_n(&table_lock, __ATOMIC_RELAXED); spin++)
             cpu_relax();
-        if (__atomic_load_n(&table_lock, __ATOMIC_RELAXED)) {
-            if (bound_ms) {
-                long long now = monotonic_ns();
-                if (!deadline)
-                    deadline = now + bound_ms * 1000000LL;
-                else if (now > deadline)
-                    return 0;
-            }
-            sched_yield();
-        }
+        if (__atomic_load_n(&table_lock, __ATOMIC_RELAXED) && !tc_patience_yield(&patience, bound_ms))
+            return 0;
     }
     return 1;
 }
@@ -128,13 +113,6 @@ static inline struct tc_conn **slot_of(int fd, int create)
  * volatile: a signal handler on this thread reads it between any two steps. */
 static __thread volatile int lock_depth __attribute__((tls_model("initial-exec")));
 
-/* Nothing else holds the lock for more than a few table updates (and, once
- * per 256 records, an mmap), so the bound is only ever reached in a
- * deadlock: a handler that interrupted another thread's malloc() while a
- * third thread forks would wait for the lock fork()'s prepare handler
- * holds, and fork() waits for that malloc lock. */
-#define TABLE_WAIT_BOUND_MS 200
-
 /* Caller raised lock_depth: a nested caller only try-locks, the outer one
  * waits (bounded_ms, 0: no bound). */
 __attribute__((noinline)) static int table_acquire_slow(int bound_ms)
@@ -153,10 +131,11 @@ static inline int table_acquire_within(int bound_ms)
     return table_acquire_slow(bound_ms);
 }
 
-/* Bounded: for everything a libc wrapper (and so a signal handler) reaches. */
+/* Bounded (patience.h: when the bound is reached): for everything a libc
+ * wrapper (and so a signal handler) reaches. */
 static inline int table_acquire(void)
 {
-    return table_acquire_within(TABLE_WAIT_BOUND_MS);
+    return table_acquire_within(TC_WAIT_BOUND_MS);
 }
 
 /* Unbounded (but re-entry-aware): where giving up would leave the table

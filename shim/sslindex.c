@@ -1,12 +1,11 @@
 /* sslindex.c: SSL * -> record (see sslindex.h). */
 #include "config.h"
 
-#include <sched.h>
 #include <stdint.h>
 #include <sys/mman.h>
-#include <time.h>
 
 #include "sslindex.h"
+#include "patience.h"
 
 struct table {
     size_t mask;  /* slots - 1; slots is a power of two */
@@ -54,17 +53,6 @@ static struct tc_conn *probe(struct table *t, const SSL *ssl)
  * read by that handler between any two steps. */
 static __thread volatile int writing_here __attribute__((tls_model("initial-exec")));
 
-/* How long a reader waits out a writer on another thread. A writer moves a
- * few records under the table lock, so a reader normally retries once or
- * twice; it waits longer only while the writer's thread is descheduled
- * (a busy machine: milliseconds). Giving up then would report a record as
- * absent, and the caller would track the connection a second time. So the
- * bound is the table lock's own (conn.c), reached only when the writer can
- * never finish: a signal handler that left it by longjmp. */
-#define WAIT_BOUND_NS (200L * 1000 * 1000)
-/* Tries between two looks at the clock (the first look starts the wait). */
-#define TRIES_PER_LOOK 64
-
 /* One look at a table no writer changed meanwhile: 1, and the record or
  * NULL in *found; 0 when a writer was at work (the look proves nothing). */
 static inline int look(const SSL *ssl, struct tc_conn **found)
@@ -79,35 +67,20 @@ static inline int look(const SSL *ssl, struct tc_conn **found)
     return *found || __atomic_load_n(&sequence, __ATOMIC_ACQUIRE) == seq;
 }
 
-/* 1 while the reader should look again: it yields (a descheduled writer
- * gets to run) and, every TRIES_PER_LOOK tries, checks the bound. */
-static int still_patient(unsigned *tries, struct timespec *since)
-{
-    sched_yield();
-    if (++*tries % TRIES_PER_LOOK)
-        return 1;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    if (*tries == TRIES_PER_LOOK) {
-        *since = now;
-        return 1;
-    }
-    long waited = (now.tv_sec - since->tv_sec) * 1000000000L + (now.tv_nsec - since->tv_nsec);
-    return waited < WAIT_BOUND_NS;
-}
-
 /* A writer was at work during the first look. */
+/* A writer was at work during the first look. The reader waits it out:
+ * a writer moves a few records, so this is a retry or two unless its
+ * thread was descheduled (a busy machine: milliseconds). Giving up sooner
+ * would report a tracked object as untracked, and conn.c would track it a
+ * second time; so the bound is the table lock's (patience.h). */
 __attribute__((noinline)) static struct tc_conn *find_contended(const SSL *ssl)
 {
-    unsigned tries = 0;
-    struct timespec since = {0, 0};
+    struct tc_patience patience = { 0 };
     struct tc_conn *c;
     do {
         /* This very thread's write: a signal handler interrupted it, and
          * it cannot go on until the handler returns. */
-        if (writing_here)
-            return NULL;
-        if (!still_patient(&tries, &since))
+        if (writing_here || !tc_patience_yield(&patience, TC_WAIT_BOUND_MS))
             return NULL;
     } while (!look(ssl, &c));
     return c;
@@ -138,10 +111,12 @@ static void write_end(void)
     writing_here = 0;
 }
 
-static size_t free_slot(struct table *t, const SSL *ssl)
+/* Where ssl's record is, or the free slot where it goes: the probe to the
+ * free slot passes every record that could hold the same object. */
+static size_t slot_for(struct table *t, const SSL *ssl)
 {
     size_t i = home(ssl, t->mask);
-    while (t->slot[i])
+    while (t->slot[i] && t->slot[i]->ssl != ssl)
         i = (i + 1) & t->mask;
     return i;
 }
@@ -160,7 +135,7 @@ static struct table *grow(struct table *old)
     if (old) {
         for (size_t i = 0; i <= old->mask; i++)
             if (old->slot[i])
-                t->slot[free_slot(t, old->slot[i]->ssl)] = old->slot[i];
+                t->slot[slot_for(t, old->slot[i]->ssl)] = old->slot[i];
         t->live = old->live;
     }
     write_begin();
@@ -178,12 +153,9 @@ struct tc_conn *tc_ssl_index_add(struct tc_conn *c)
         if (!t)
             return NULL;
     }
-    /* The probe to the free slot passes every record that could hold the
-     * same object: checking them costs a compare each. */
-    size_t i = home(c->ssl, t->mask);
-    for (struct tc_conn *e; (e = t->slot[i]); i = (i + 1) & t->mask)
-        if (e->ssl == c->ssl)
-            return e;
+    size_t i = slot_for(t, c->ssl);
+    if (t->slot[i])
+        return t->slot[i]; /* already there: one record per object */
     store_slot(t, i, c);
     t->live++;
     return c;
