@@ -122,6 +122,11 @@ int hard_wait_poll_of(const long *tid, const int *done, short events)
 		long t = __atomic_load_n(tid, __ATOMIC_ACQUIRE);
 		int r = t ? hard_thread_in_poll(t, -1, events) : 0;
 
+		/* A thread that finished between the two looks has no task file
+		 * any more: it was done (it says so before it returns), not a
+		 * /proc that cannot tell. */
+		if (r < 0 && __atomic_load_n(done, __ATOMIC_ACQUIRE))
+			return 0;
 		if (r != 0)
 			return r;
 		clock_gettime(CLOCK_MONOTONIC, &now);
